@@ -1,0 +1,71 @@
+# Build a Language Model, Step by Step
+#   make lab    create .venv, install everything, open JupyterLab on chapters/
+#   make test   create .venv, install everything, run every test (fast mode)
+
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+PIP    := $(PY) -m pip
+# A CPU build of torch 2.13.0 installs from local disk where one is provided
+# (pip's find-links); elsewhere pip fetches the normal build for the platform.
+# Learners with a GPU can point TORCH at the build they want, e.g.
+#   make lab TORCH="torch==2.13.0 --index-url https://download.pytorch.org/whl/cu128"
+TORCH  ?= torch==2.13.0
+STAMP  := $(VENV)/.stamp-install
+PORT   ?= 8888
+
+.PHONY: lab test test-unit test-notebooks install browser book labs bench clean help
+
+help:
+	@echo "make lab   - install (once) and open JupyterLab on chapters/"
+	@echo "make test  - install (once) and run every test in fast mode"
+	@echo "make book  - build the static book into book/_build/html"
+	@echo "make labs  - write student versions of the chapters into labs/student"
+	@echo "make bench - run the benchmarks (slow; prints ratios against peers)"
+
+$(PY):
+	$(PYTHON) -m venv $(VENV)
+
+# Installing twice does nothing the second time: the stamp is newer than pyproject.toml.
+$(STAMP): pyproject.toml | $(PY)
+	$(PIP) install --upgrade pip
+	$(PIP) install $(TORCH)
+	$(PIP) install -e ".[test]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+lab: $(STAMP)
+	$(VENV)/bin/jupyter lab --notebook-dir=chapters --port=$(PORT)
+
+# Debian's Chromium for the real-browser tests (Playwright's own download does not
+# work offline). Installed only when missing and when we may install system packages.
+browser:
+	@if command -v chromium >/dev/null 2>&1; then :; \
+	elif [ "$$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then \
+	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	elif command -v sudo >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1; then \
+	    sudo apt-get update -qq && sudo DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	else echo "note: Chromium is not installed; browser tests will be skipped (install Debian's 'chromium')"; fi
+
+test-unit: $(STAMP)
+	COURSE_FAST=1 $(PY) -m pytest tests -q
+
+test-notebooks: $(STAMP)
+	COURSE_FAST=1 $(PY) -m pytest --nbval --sanitize-with chapters/nbval_sanitize.cfg chapters -q -p no:cacheprovider
+
+test: $(STAMP) browser
+	COURSE_FAST=1 $(PY) -m pytest tests -q
+	COURSE_FAST=1 $(PY) -m pytest --nbval --sanitize-with chapters/nbval_sanitize.cfg chapters -q -p no:cacheprovider
+
+book: $(STAMP)
+	$(PY) -m book.build
+
+labs: $(STAMP)
+	$(PY) -m course_lib.labs release
+
+bench: $(STAMP)
+	$(PY) benchmarks/run_all.py
+
+clean:
+	rm -rf $(VENV) book/_build labs .pytest_cache

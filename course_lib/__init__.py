@@ -1,0 +1,26 @@
+"""course_lib: the reference implementations behind *Build a Language Model, Step by Step*.
+
+One module per idea (see the course design):
+
+    datasets     shipped corpora and evaluation sets, checksum-verified
+    text         tokenizers, Vocab, one-hot, embedding lookup          (ch 01)
+    word2vec     skip-gram / CBOW with negative sampling                (ch 02)
+    glove        co-occurrence counts and GloVe                         (ch 03)
+    evaluation   similarity, analogies, nearest neighbours              (ch 02-03)
+    attention    softmax, masks, scaled dot-product, multi-head         (ch 04-05)
+    transformer  positions, LayerNorm, FFN, encoder/decoder blocks      (ch 06)
+    losses       log-softmax, cross-entropy, perplexity                 (ch 07)
+    gpt          GPTConfig, GPT, generate, KV-cache                     (ch 08)
+    training     the one training loop: schedule, eval, checkpoints
+    widgets      attention views and shared plots
+    checks       check() and exercise grading helpers
+    labs         student-version generator and grader
+
+The helpers in this file (``set_seed``, ``fast_mode``, ``doctor``) are used by every chapter.
+"""
+from __future__ import annotations
+
+from .core import doctor, fast_mode, pick, set_seed
+
+__all__ = ["set_seed", "fast_mode", "pick", "doctor"]
+__version__ = "0.1.0"

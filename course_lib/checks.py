@@ -1,0 +1,135 @@
+"""``check()``: compare a learner's result with the reference and say what differs.
+
+Every check cell in the course prints one short, stable line::
+
+    ✓ softmax rows
+    ✗ softmax rows: shape (3, 4) != expected (4, 3)
+    ✗ softmax rows: 2 of 12 values differ; first at index (1, 2): 0.3 vs expected 0.25 (rtol=1e-05, atol=1e-08)
+
+``check`` returns True/False; ``expect`` (used by exercise tests) raises an
+AssertionError carrying the same sentence, so an autograder can report it.
+"""
+from __future__ import annotations
+
+from numbers import Number
+from typing import Any
+
+import numpy as np
+
+__all__ = ["check", "expect", "compare"]
+
+
+def _is_tensor(x: Any) -> bool:
+    return type(x).__module__.startswith("torch") and hasattr(x, "detach")
+
+
+def _to_numpy(x: Any) -> np.ndarray:
+    if _is_tensor(x):
+        return x.detach().cpu().numpy()
+    return np.asarray(x)
+
+
+def _fmt(v: Any) -> str:
+    if isinstance(v, (float, np.floating)):
+        return f"{float(v):.6g}"
+    return repr(v.item() if isinstance(v, np.generic) else v)
+
+
+def _is_shape(x: Any) -> bool:
+    return type(x).__name__ == "Size" or (isinstance(x, tuple) and all(isinstance(i, int) for i in x))
+
+
+def compare(actual: Any, expected: Any, *, rtol: float = 1e-5, atol: float = 1e-8) -> str | None:
+    """Return None when ``actual`` matches ``expected``, else a sentence naming the first mismatch.
+
+    Numbers and arrays match when ``|a - e| <= atol + rtol * |e|`` elementwise
+    (NaNs match NaNs). Strings, booleans, shapes and other objects match on ``==``.
+    """
+    if actual is None and expected is not None:
+        return "got None (did the function forget to `return`?)"
+    if isinstance(expected, str) or isinstance(actual, str):
+        if actual == expected:
+            return None
+        if not isinstance(actual, str):
+            return f"expected the string {expected!r}, got {type(actual).__name__} {actual!r}"
+        i = next((i for i, (a, e) in enumerate(zip(actual, expected)) if a != e), min(len(actual), len(expected)))
+        return f"strings differ at character {i}: {actual[i:i + 20]!r} vs expected {expected[i:i + 20]!r}"
+    if _is_shape(expected) and _is_shape(actual):
+        if tuple(actual) == tuple(expected):
+            return None
+        return f"shape {tuple(actual)} != expected {tuple(expected)}"
+    if isinstance(expected, dict):
+        if not isinstance(actual, dict):
+            return f"expected a dict, got {type(actual).__name__}"
+        if set(actual) != set(expected):
+            missing, extra = set(expected) - set(actual), set(actual) - set(expected)
+            return f"keys differ: missing {sorted(map(str, missing))[:5]}, unexpected {sorted(map(str, extra))[:5]}"
+        for k in expected:
+            msg = compare(actual[k], expected[k], rtol=rtol, atol=atol)
+            if msg:
+                return f"[{k!r}]: {msg}"
+        return None
+    if isinstance(expected, (list, tuple)) and any(isinstance(e, (str, list, tuple, dict)) for e in expected):
+        if not isinstance(actual, (list, tuple)):
+            return f"expected a {type(expected).__name__}, got {type(actual).__name__}"
+        if len(actual) != len(expected):
+            return f"length {len(actual)} != expected {len(expected)}"
+        for i, (a, e) in enumerate(zip(actual, expected)):
+            msg = compare(a, e, rtol=rtol, atol=atol)
+            if msg:
+                return f"item {i}: {msg}"
+        return None
+    if isinstance(expected, (bool, np.bool_)) and not isinstance(actual, (np.ndarray,)) and not _is_tensor(actual):
+        return None if bool(actual) == bool(expected) and isinstance(actual, (bool, np.bool_)) else \
+            f"got {actual!r}, expected {expected!r}"
+    try:
+        a, e = _to_numpy(actual), _to_numpy(expected)
+    except Exception:
+        return None if actual == expected else f"got {actual!r}, expected {expected!r}"
+    if a.dtype == object or e.dtype == object:
+        return None if actual == expected else f"got {actual!r}, expected {expected!r}"
+    if a.shape != e.shape:
+        return f"shape {a.shape} != expected {e.shape}"
+    if a.dtype.kind in "biu" and e.dtype.kind in "fc" and not isinstance(actual, Number):
+        pass  # integer results compared with float references are fine numerically
+    if a.dtype.kind in "fc" and e.dtype.kind in "biu" and not isinstance(expected, Number):
+        return f"dtype {a.dtype} != expected {e.dtype} (expected integers)"
+    if a.dtype.kind == "b" or e.dtype.kind == "b" or a.dtype.kind in "US" or e.dtype.kind in "US":
+        bad = a != e
+    else:
+        a64, e64 = a.astype(np.complex128 if "c" in a.dtype.kind + e.dtype.kind else np.float64), \
+            e.astype(np.complex128 if "c" in a.dtype.kind + e.dtype.kind else np.float64)
+        close = np.isclose(a64, e64, rtol=rtol, atol=atol, equal_nan=True)
+        bad = ~close
+    if not np.any(bad):
+        return None
+    n_bad, n = int(np.count_nonzero(bad)), bad.size
+    if a.ndim == 0:
+        return f"got {_fmt(a[()])}, expected {_fmt(e[()])} (rtol={rtol:g}, atol={atol:g})"
+    idx = tuple(int(i) for i in np.argwhere(bad)[0])
+    return (f"{n_bad} of {n} values differ; first at index {idx if len(idx) > 1 else idx[0]}: "
+            f"{_fmt(a[idx])} vs expected {_fmt(e[idx])} (rtol={rtol:g}, atol={atol:g})")
+
+
+def check(actual: Any, expected: Any, *, name: str, rtol: float = 1e-5, atol: float = 1e-8,
+          quiet: bool = False) -> bool:
+    """Compare ``actual`` with ``expected``, print ``✓ name`` or ``✗ name: <first mismatch>``.
+
+    Returns True when they match. ``rtol``/``atol`` apply to numbers, arrays and tensors.
+    """
+    if not isinstance(name, str) or not name:
+        raise ValueError(f"check() expected a non-empty string name, got {name!r}")
+    msg = compare(actual, expected, rtol=rtol, atol=atol)
+    if not quiet:
+        print(f"✓ {name}" if msg is None else f"✗ {name}: {msg}")
+    return msg is None
+
+
+def expect(actual: Any, expected: Any, *, name: str, rtol: float = 1e-5, atol: float = 1e-8) -> None:
+    """Like :func:`check` but raise ``AssertionError`` on a mismatch (for exercise tests)."""
+    if not isinstance(name, str) or not name:
+        raise ValueError(f"expect() expected a non-empty string name, got {name!r}")
+    msg = compare(actual, expected, rtol=rtol, atol=atol)
+    if msg is not None:
+        raise AssertionError(f"✗ {name}: {msg}")
+    print(f"✓ {name}")
