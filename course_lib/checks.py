@@ -23,9 +23,15 @@ def _is_tensor(x: Any) -> bool:
     return type(x).__module__.startswith("torch") and hasattr(x, "detach")
 
 
+_NUMPY_FLOATS = ("torch.float16", "torch.float32", "torch.float64")
+
+
 def _to_numpy(x: Any) -> np.ndarray:
     if _is_tensor(x):
-        return x.detach().cpu().numpy()
+        x = x.detach().cpu()
+        if x.is_floating_point() and str(x.dtype) not in _NUMPY_FLOATS:  # bfloat16, float8: numpy has none
+            x = x.float()
+        return x.numpy()
     return np.asarray(x)
 
 

@@ -7,6 +7,7 @@
 """
 from __future__ import annotations
 
+import operator
 import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
@@ -20,6 +21,7 @@ __all__ = ["word_tokenize", "char_tokenize", "chinese_tokenize", "Vocab", "one_h
 _WORD_RE = re.compile(r"[^\W_]+(?:['’-][^\W_]+)*|[^\w\s]", re.UNICODE)
 # CJK Unified Ideographs (+ extension A) and CJK punctuation
 _CJK_RE = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\u3000-\u303f\uff00-\uffef]")
+_CJK_SPLIT_RE = re.compile(f"({_CJK_RE.pattern})")  # split keeping each CJK character
 
 
 def _require_text(text: object, fn: str) -> str:
@@ -40,7 +42,9 @@ def word_tokenize(text: str, *, lower: bool = True) -> list[str]:
     tokens: list[str] = []
     for tok in _WORD_RE.findall(text):
         if _CJK_RE.search(tok):
-            tokens.extend(ch for ch in tok)  # no spaces between Chinese words: one token per character
+            # no spaces between Chinese words: one token per Chinese character, while a Latin
+            # run glued to it ("hello世界") stays one word: ['hello', '世', '界']
+            tokens.extend(t for t in _CJK_SPLIT_RE.split(tok) if t)
         else:
             tokens.append(tok)
     return tokens
@@ -79,6 +83,9 @@ class Vocab:
             if not isinstance(tok, str):
                 raise ValueError(f"Vocab expected str tokens, got {type(tok).__name__} {tok!r}")
             counts[tok] += 1
+        if not counts:
+            raise ValueError("Vocab got no tokens at all (was the text empty?); "
+                             "expected a non-empty iterable of str tokens")
         self.unk = unk
         self.counts = counts
         itos = ([unk] if unk is not None else []) + [s for s in specials if s != unk]
@@ -106,6 +113,8 @@ class Vocab:
         return None if self.unk is None else self.stoi[self.unk]
 
     def token_to_id(self, token: str) -> int:
+        if not isinstance(token, str):
+            raise ValueError(f"expected a str token, got {type(token).__name__} {token!r}")
         if token in self.stoi:
             return self.stoi[token]
         if self.unk is None:
@@ -123,7 +132,10 @@ class Vocab:
         """Ids -> tokens. Every id must lie in ``[0, len(vocab))``."""
         out = []
         for i in ids:
-            i = int(i)
+            try:
+                i = operator.index(i)  # ints, numpy ints and integer 0-d tensors; never a float
+            except TypeError:
+                raise ValueError(f"decode expected integer ids, got {type(i).__name__} {i!r}") from None
             if not 0 <= i < len(self.itos):
                 raise ValueError(f"id {i} is outside the vocabulary range [0, {len(self.itos)})")
             out.append(self.itos[i])
@@ -135,6 +147,8 @@ def one_hot(ids: Sequence[int] | np.ndarray, vocab_size: int) -> np.ndarray:
     if isinstance(vocab_size, bool) or not isinstance(vocab_size, (int, np.integer)) or vocab_size < 1:
         raise ValueError(f"vocab_size must be a positive integer, got {vocab_size!r}")
     ids = np.asarray(ids)
+    if ids.size == 0:
+        ids = ids.astype(np.int64)  # np.asarray([]) is float64; an empty list of ids is fine
     if ids.dtype.kind not in "iu":
         raise ValueError(f"one_hot expected integer ids, got dtype {ids.dtype}")
     if ids.size and (ids.min() < 0 or ids.max() >= vocab_size):
@@ -153,6 +167,8 @@ def embedding_lookup(E: np.ndarray, ids: Sequence[int] | np.ndarray) -> np.ndarr
     if E.ndim != 2:
         raise ValueError(f"embedding matrix must have shape (V, d), got shape {E.shape}")
     ids = np.asarray(ids)
+    if ids.size == 0:
+        ids = ids.astype(np.int64)  # np.asarray([]) is float64; an empty list of ids is fine
     if ids.dtype.kind not in "iu":
         raise ValueError(f"embedding_lookup expected integer ids, got dtype {ids.dtype}")
     if ids.size and (ids.min() < 0 or ids.max() >= E.shape[0]):
@@ -166,6 +182,9 @@ def cosine_similarity(a: np.ndarray, b: np.ndarray) -> np.ndarray | float:
     a, b = np.asarray(a, dtype=np.float64), np.asarray(b, dtype=np.float64)
     if a.shape[-1:] != b.shape[-1:]:
         raise ValueError(f"cosine_similarity needs vectors of the same length, got shapes {a.shape} and {b.shape}")
+    if a.ndim > 1 and b.ndim > 1 and a.shape != b.shape:
+        raise ValueError(f"cosine_similarity compares one vector with many, or row i with row i: expected equal "
+                         f"shapes or one 1-D vector, got shapes {a.shape} and {b.shape}")
     num = (a * b).sum(-1)
     den = np.linalg.norm(a, axis=-1) * np.linalg.norm(b, axis=-1)
     out = np.divide(num, den, out=np.zeros_like(num), where=den > 0)

@@ -1,0 +1,155 @@
+"""course_lib.checks: check() prints one stable line, expect() raises with the same sentence."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+from course_lib.checks import check, compare, expect
+
+
+def _line(capsys, actual, expected, **kw) -> tuple[bool, str]:
+    capsys.readouterr()  # forget what earlier checks printed
+    ok = check(actual, expected, name="x", **kw)
+    return ok, capsys.readouterr().out.rstrip("\n")
+
+
+@pytest.mark.parametrize("to", [np.asarray, torch.as_tensor], ids=["numpy", "torch"])
+def test_match_prints_tick(capsys, to):
+    ok, out = _line(capsys, to([[1.0, 2.0], [3.0, 4.0]]), to([[1.0, 2.0], [3.0, 4.0]]))
+    assert ok is True and out == "✓ x"
+
+
+@pytest.mark.parametrize("to", [np.asarray, torch.as_tensor], ids=["numpy", "torch"])
+def test_shape_mismatch(capsys, to):
+    ok, out = _line(capsys, to(np.zeros((3, 4))), to(np.zeros((4, 3))))
+    assert ok is False
+    assert out == "✗ x: shape (3, 4) != expected (4, 3)"
+
+
+@pytest.mark.parametrize("to", [np.asarray, torch.as_tensor], ids=["numpy", "torch"])
+def test_dtype_mismatch_float_for_int(capsys, to):
+    ok, out = _line(capsys, to(np.array([1.0, 2.0])), to(np.array([1, 2])))
+    assert ok is False
+    assert out.startswith("✗ x: dtype float") and "expected int64 (expected integers)" in out
+
+
+@pytest.mark.parametrize("to", [np.asarray, torch.as_tensor], ids=["numpy", "torch"])
+def test_value_mismatch_names_first_index_and_values(capsys, to):
+    expected = np.arange(12, dtype=np.float64).reshape(3, 4)
+    actual = expected.copy()
+    actual[1, 2] = 60.5
+    actual[2, 3] = -1.0
+    ok, out = _line(capsys, to(actual), to(expected))
+    assert ok is False
+    assert out == ("✗ x: 2 of 12 values differ; first at index (1, 2): 60.5 vs expected 6 "
+                   "(rtol=1e-05, atol=1e-08)")
+
+
+def test_one_dimensional_index_is_a_number(capsys):
+    _, out = _line(capsys, np.array([1.0, 2.0, 9.0]), np.array([1.0, 2.0, 3.0]))
+    assert "first at index 2: 9 vs expected 3" in out
+
+
+def test_scalars_and_tolerances(capsys):
+    assert check(0.1 + 0.2, 0.3, name="sum") is True
+    assert check(1.0, 1.1, name="loose", rtol=0.2) is True
+    ok, out = _line(capsys, 1.0, 1.1)
+    assert ok is False and out == "✗ x: got 1, expected 1.1 (rtol=1e-05, atol=1e-08)"
+
+
+def test_torch_against_numpy_and_nan(capsys):
+    assert check(torch.tensor([1.0, float("nan")]), np.array([1.0, np.nan]), name="nan") is True
+    assert check(torch.ones(2, requires_grad=True) * 2, np.array([2.0, 2.0]), name="grad") is True
+    assert check(torch.ones(3, dtype=torch.bfloat16), torch.ones(3), name="bf16") is True
+
+
+def test_strings(capsys):
+    ok, out = _line(capsys, "to be or not", "to be and not")
+    assert ok is False and out == "✗ x: strings differ at character 6: 'or not' vs expected 'and not'"
+    ok, out = _line(capsys, 3, "3")
+    assert ok is False and out == "✗ x: expected the string '3', got int 3"
+
+
+def test_shapes(capsys):
+    assert check(torch.zeros(2, 3).shape, (2, 3), name="shape") is True
+    ok, out = _line(capsys, torch.zeros(2, 3).shape, (3, 2))
+    assert ok is False and out == "✗ x: shape (2, 3) != expected (3, 2)"
+
+
+def test_lists_of_tokens_and_dicts(capsys):
+    ok, out = _line(capsys, ["to", "be", "or"], ["to", "be", "and"])
+    assert out == "✗ x: item 2: strings differ at character 0: 'or' vs expected 'and'"
+    ok, out = _line(capsys, ["a"], ["a", "b"])
+    assert out == "✗ x: length 1 != expected 2"
+    ok, out = _line(capsys, {"a": 1, "b": 2.0}, {"a": 1, "b": 2.5})
+    assert ok is False and out.startswith("✗ x: ['b']: got 2, expected 2.5")
+    ok, out = _line(capsys, {"a": 1}, {"b": 1})
+    assert out == "✗ x: keys differ: missing ['b'], unexpected ['a']"
+
+
+def test_none_means_forgot_return(capsys):
+    ok, out = _line(capsys, None, np.zeros(2))
+    assert ok is False and "forget to `return`" in out
+
+
+def test_booleans(capsys):
+    assert check(True, True, name="b") is True
+    ok, out = _line(capsys, 1, True)
+    assert ok is False and out == "✗ x: got 1, expected True"
+
+
+def test_quiet_prints_nothing(capsys):
+    assert check(1, 2, name="q", quiet=True) is False
+    assert capsys.readouterr().out == ""
+
+
+@pytest.mark.parametrize("bad", ["", None, 3])
+def test_name_is_required(bad):
+    with pytest.raises(ValueError, match="non-empty string name"):
+        check(1, 1, name=bad)
+    with pytest.raises(ValueError, match="non-empty string name"):
+        expect(1, 1, name=bad)
+
+
+@pytest.mark.parametrize("actual,expected", [
+    (np.zeros((2, 2)), np.zeros((2, 3))),
+    (torch.tensor([1.0, 2.0]), torch.tensor([1, 2])),
+    (torch.tensor([1.0, 2.0]), torch.tensor([1.0, 2.5])),
+    ("abc", "abd"),
+    (None, 1.0),
+])
+def test_expect_raises_the_sentence_check_prints(capsys, actual, expected):
+    assert check(actual, expected, name="exercise") is False
+    printed = capsys.readouterr().out.rstrip("\n")
+    with pytest.raises(AssertionError) as info:
+        expect(actual, expected, name="exercise")
+    assert str(info.value) == printed
+
+
+def test_expect_passes_quietly_with_a_tick(capsys):
+    expect(np.eye(2), np.eye(2), name="eye")
+    assert capsys.readouterr().out == "✓ eye\n"
+
+
+# independent reference: numpy's own isclose/allclose with the same tolerance rule
+
+_floats = st.floats(-1e6, 1e6, allow_nan=False, width=32)
+
+
+@settings(max_examples=60, deadline=None)
+@given(hnp.arrays(np.float64, hnp.array_shapes(max_dims=3, max_side=4), elements=_floats),
+       st.floats(-1e-3, 1e-3), st.integers(0, 100))
+def test_compare_agrees_with_numpy_allclose(expected, noise, where):
+    actual = expected.copy()
+    actual.flat[where % actual.size] += noise
+    agree = np.allclose(actual, expected, rtol=1e-5, atol=1e-8)
+    msg = compare(actual, expected)
+    assert (msg is None) == agree, (msg, agree)
+    if msg is not None:
+        bad = ~np.isclose(actual, expected, rtol=1e-5, atol=1e-8)
+        assert msg.startswith(f"{int(bad.sum())} of {actual.size} values differ") or actual.ndim == 0
+    assert compare(torch.from_numpy(actual), torch.from_numpy(expected)) == msg
