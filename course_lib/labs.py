@@ -1,0 +1,544 @@
+"""Classroom labs: student versions of the chapters, and an autograder.
+
+Our chapter notebooks are *instructor* notebooks in nbgrader's format:
+
+* a **solution cell** (metadata ``nbgrader.solution: true``) holds the answer between
+  ``### BEGIN SOLUTION`` and ``### END SOLUTION``;
+* a **test cell** right after it (``nbgrader.grade: true``, ``points: N``, locked) holds
+  visible ``expect(...)`` checks, and maybe more between ``### BEGIN HIDDEN TESTS`` and
+  ``### END HIDDEN TESTS``.
+
+Two commands turn that into a lab::
+
+    python -m course_lib.labs release                  # chapters/*.ipynb -> labs/student/
+    python -m course_lib.labs grade sub1.ipynb sub2.ipynb ...   # -> labs/grades/grades.{csv,json}
+
+``release`` writes the student version of each chapter: every solution replaced by
+``# YOUR CODE HERE`` / ``raise NotImplementedError()``, hidden tests removed, outputs
+cleared, nbgrader metadata kept (so nbgrader's own tools accept the notebooks too).
+
+``grade`` never trusts a submission's test cells. It rebuilds the notebook from the
+student's cells plus the *instructor's* test cells (matched by nbgrader ``grade_id``,
+hidden tests restored), runs it in a fresh kernel with a time limit, and scores each
+test cell on its own: full points when it runs without an error, zero otherwise, with
+the failing check's message. A submission that loops forever or kills its kernel gets
+zero for the exercise concerned; the grader restarts the kernel, replays the cells
+before it and carries on.
+"""
+from __future__ import annotations
+
+import argparse
+import copy
+import csv
+import json
+import os
+import re
+import sys
+import tempfile
+import time
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Iterable, Sequence
+
+import nbformat
+from nbformat import NotebookNode
+
+__all__ = [
+    "BEGIN_SOLUTION", "END_SOLUTION", "BEGIN_HIDDEN", "END_HIDDEN",
+    "find_chapters", "exercises", "strip_solution", "strip_hidden_tests",
+    "student_version", "release",
+    "ExerciseScore", "SubmissionReport", "assemble_for_grading", "grade_notebook",
+    "grade_submissions", "write_reports", "main",
+]
+
+BEGIN_SOLUTION, END_SOLUTION = "### BEGIN SOLUTION", "### END SOLUTION"
+BEGIN_HIDDEN, END_HIDDEN = "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"
+CODE_STUB = ("# YOUR CODE HERE", "raise NotImplementedError()")
+MARKDOWN_STUB = ("YOUR ANSWER HERE",)
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+CHAPTER_GLOB = "[0-9][0-9]_*.ipynb"
+_ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+
+
+# --------------------------------------------------------------------------- notebooks
+
+
+def find_chapters(directory: str | os.PathLike = REPO_ROOT / "chapters") -> list[Path]:
+    """The chapter notebooks ``NN_name.ipynb`` in ``directory``, in course order."""
+    return sorted(Path(directory).glob(CHAPTER_GLOB))
+
+
+def _meta(cell: NotebookNode) -> dict:
+    return cell.get("metadata", {}).get("nbgrader", {}) or {}
+
+
+def _is_solution(cell: NotebookNode) -> bool:
+    return bool(_meta(cell).get("solution"))
+
+
+def _is_test(cell: NotebookNode) -> bool:
+    """A graded test cell: ``grade: true`` on a code cell that is not also a solution cell."""
+    m = _meta(cell)
+    return cell.cell_type == "code" and bool(m.get("grade")) and not m.get("solution")
+
+
+def _grade_id(cell: NotebookNode) -> str | None:
+    return _meta(cell).get("grade_id")
+
+
+def exercises(nb: NotebookNode) -> list[dict]:
+    """One dict per graded test cell: ``grade_id``, ``points``, ``index`` and the solution it follows.
+
+    Raises ValueError when two cells share a grade_id or a graded cell has none,
+    because the grader matches cells by that id.
+    """
+    seen: set[str] = set()
+    out, last_solution = [], None
+    for i, cell in enumerate(nb.cells):
+        m = _meta(cell)
+        if not m:
+            continue
+        gid = m.get("grade_id")
+        if not gid:
+            raise ValueError(f"cell {i} has nbgrader metadata but no grade_id; every exercise cell needs one")
+        if gid in seen:
+            raise ValueError(f"grade_id {gid!r} is used by more than one cell (second at cell {i})")
+        seen.add(gid)
+        if _is_solution(cell):
+            last_solution = gid
+        if _is_test(cell):
+            points = m.get("points", 0)
+            if not isinstance(points, (int, float)) or points < 0:
+                raise ValueError(f"test cell {gid!r} should have points >= 0, got {points!r}")
+            out.append({"grade_id": gid, "points": float(points), "index": i, "solution": last_solution})
+    return out
+
+
+def _replace_regions(source: str, begin: str, end: str, stub: Sequence[str] | None, where: str) -> str:
+    """Replace every ``begin ... end`` block of lines by ``stub`` (indented like ``begin``), or drop it."""
+    lines, out, inside, indent = source.splitlines(), [], False, ""
+    for n, line in enumerate(lines, 1):
+        marker = line.strip()
+        if marker == begin:
+            if inside:
+                raise ValueError(f"{where}: line {n} opens {begin!r} again before {end!r}")
+            inside, indent = True, line[: len(line) - len(line.lstrip())]
+            if stub is not None:
+                out.extend(indent + s for s in stub)
+        elif marker == end:
+            if not inside:
+                raise ValueError(f"{where}: line {n} has {end!r} without a matching {begin!r}")
+            inside = False
+        elif not inside:
+            out.append(line)
+    if inside:
+        raise ValueError(f"{where}: {begin!r} is never closed by {end!r}")
+    return "\n".join(out)
+
+
+def strip_solution(source: str, cell_type: str = "code", *, where: str = "cell") -> str:
+    """The student's view of a solution cell: each solution block becomes a stub.
+
+    Code cells get ``# YOUR CODE HERE`` and ``raise NotImplementedError()`` at the
+    indentation of the ``### BEGIN SOLUTION`` line; markdown cells get ``YOUR ANSWER HERE``.
+    A solution cell without markers is replaced entirely (nbgrader does the same).
+    """
+    stub = CODE_STUB if cell_type == "code" else MARKDOWN_STUB
+    if BEGIN_SOLUTION not in source:
+        return "\n".join(stub)
+    return _replace_regions(source, BEGIN_SOLUTION, END_SOLUTION, stub, where)
+
+
+def strip_hidden_tests(source: str, *, where: str = "cell") -> str:
+    """Remove every ``### BEGIN HIDDEN TESTS ... ### END HIDDEN TESTS`` block."""
+    if BEGIN_HIDDEN not in source and END_HIDDEN not in source:
+        return source
+    return _replace_regions(source, BEGIN_HIDDEN, END_HIDDEN, None, where).rstrip("\n")
+
+
+def _clear_outputs(nb: NotebookNode) -> None:
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            cell.outputs, cell.execution_count = [], None
+        cell.get("metadata", {}).pop("execution", None)
+    nb.metadata.pop("widgets", None)
+
+
+def student_version(nb: NotebookNode, *, name: str = "notebook") -> NotebookNode:
+    """A copy of an instructor notebook with solutions stubbed, hidden tests removed, outputs cleared."""
+    exercises(nb)  # validates grade_ids
+    student = copy.deepcopy(nb)
+    for i, cell in enumerate(student.cells):
+        where = f"{name}, cell {i}"
+        if _is_solution(cell):
+            cell.source = strip_solution(cell.source, cell.cell_type, where=where)
+        elif BEGIN_SOLUTION in cell.source:
+            raise ValueError(f"{where} has {BEGIN_SOLUTION!r} but no nbgrader metadata "
+                             "`solution: true`; the answer would leak into the student version")
+        if BEGIN_HIDDEN in cell.source or END_HIDDEN in cell.source:
+            if not _is_test(cell):
+                raise ValueError(f"{where} has hidden tests but is not a graded test cell (grade: true)")
+            cell.source = strip_hidden_tests(cell.source, where=where)
+    _clear_outputs(student)
+    return student
+
+
+def release(sources: Iterable[str | os.PathLike] | None = None,
+            out_dir: str | os.PathLike = REPO_ROOT / "labs" / "student") -> list[Path]:
+    """Write the student version of each chapter (default: every ``chapters/NN_*.ipynb``) into ``out_dir``."""
+    paths = [Path(p) for p in sources] if sources is not None else find_chapters()
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    for path in paths:
+        nb = nbformat.read(path, as_version=4)
+        target = out / path.name
+        nbformat.write(student_version(nb, name=path.name), target)
+        written.append(target)
+    return written
+
+
+# --------------------------------------------------------------------------- grading
+
+
+@dataclass
+class ExerciseScore:
+    """The score of one graded test cell."""
+
+    grade_id: str
+    points: float
+    max_points: float
+    status: str  # passed | failed | timeout | crashed | not run
+    message: str = ""
+
+
+@dataclass
+class SubmissionReport:
+    """Every exercise of one submission, plus what went wrong with the run as a whole."""
+
+    student: str
+    submission: str
+    chapter: str
+    exercises: list[ExerciseScore] = field(default_factory=list)
+    seconds: float = 0.0
+    problems: list[str] = field(default_factory=list)
+
+    @property
+    def score(self) -> float:
+        return sum(e.points for e in self.exercises)
+
+    @property
+    def max_score(self) -> float:
+        return sum(e.max_points for e in self.exercises)
+
+
+def assemble_for_grading(submission: NotebookNode, source: NotebookNode) -> NotebookNode:
+    """The notebook the grader runs: the student's cells with the instructor's test cells.
+
+    * a cell whose grade_id is a test (or other locked) cell of ``source`` gets the
+      instructor's source and metadata back, hidden tests included;
+    * a solution cell keeps the student's code but the instructor's metadata;
+    * a cell that claims to be graded with an id the instructor never wrote loses its
+      nbgrader metadata (it runs, it does not score);
+    * an instructor test cell the student deleted is put back after the cell it followed.
+    """
+    source_cells = {_grade_id(c): c for c in source.cells if _grade_id(c)}
+    order = [_grade_id(c) for c in source.cells if _grade_id(c)]
+    nb = copy.deepcopy(submission)
+    cells, placed = [], set()
+    for cell in nb.cells:
+        gid = _grade_id(cell)
+        ref = source_cells.get(gid) if gid else None
+        if gid in placed:
+            continue  # a duplicated exercise cell: only the first copy counts
+        if ref is None:
+            if _meta(cell):
+                cell.metadata.pop("nbgrader")
+            cells.append(cell)
+            continue
+        if _is_solution(ref):
+            cell.metadata["nbgrader"] = copy.deepcopy(ref.metadata["nbgrader"])
+            cell.cell_type = ref.cell_type
+        else:
+            cell = copy.deepcopy(ref)
+        placed.add(gid)
+        cells.append(cell)
+    for k, gid in enumerate(order):  # restore what the student deleted
+        ref = source_cells[gid]
+        if gid in placed or _is_solution(ref):
+            continue
+        before = [g for g in order[:k] if g in placed]
+        pos = len(cells)
+        if before:
+            pos = next(i for i, c in enumerate(cells) if _grade_id(c) == before[-1]) + 1
+        cells.insert(pos, copy.deepcopy(ref))
+        placed.add(gid)
+    nb.cells = cells
+    _clear_outputs(nb)
+    return nb
+
+
+def _error_message(cell: NotebookNode) -> str | None:
+    for out in cell.get("outputs", []):
+        if out.get("output_type") == "error":
+            ename, evalue = out.get("ename", "Error"), _ANSI.sub("", str(out.get("evalue", "")))
+            if ename == "NotImplementedError" and not evalue:
+                return "NotImplementedError: the exercise is not done yet (the stub raises)"
+            return f"{ename}: {evalue}".strip()
+    return None
+
+
+def _start_kernel(client, cwd: str, env: dict) -> None:
+    client.km = client.create_kernel_manager()
+    client.start_new_kernel(cwd=cwd, env=env)
+    client.start_new_kernel_client()
+
+
+def _stop_kernel(client) -> None:
+    try:
+        if client.km is not None:
+            client._cleanup_kernel()
+    except Exception:  # a dead kernel may refuse a clean shutdown; nothing left to save
+        client.km = client.kc = None
+
+
+def grade_notebook(nb: NotebookNode, *, cell_timeout: float = 300, time_limit: float = 1800,
+                   fast: bool = True, max_restarts: int = 3,
+                   kernel_name: str = "python3") -> tuple[NotebookNode, dict[int, str], list[str]]:
+    """Execute ``nb`` cell by cell in a fresh kernel and survive what a submission can do.
+
+    Returns the executed notebook, ``{cell index: problem}`` for cells that timed out,
+    killed the kernel or never ran, and a list of run-level problems. Errors inside
+    cells are kept in the outputs (``allow_errors``), as in nbgrader.
+    """
+    from nbclient import NotebookClient
+    from nbclient.exceptions import CellTimeoutError, DeadKernelError
+
+    env = dict(os.environ, COURSE_FAST="1" if fast else "0", PYTHONUNBUFFERED="1")
+    env.pop("JPY_PARENT_PID", None)
+    client = NotebookClient(nb, kernel_name=kernel_name, allow_errors=True, timeout=int(cell_timeout),
+                            store_widget_state=False, record_timing=False)
+    bad: dict[int, str] = {}
+    problems: list[str] = []
+    deadline = time.monotonic() + time_limit
+    restarts = 0
+    with tempfile.TemporaryDirectory(prefix="grade-") as cwd:
+        _start_kernel(client, cwd, env)
+        try:
+            i = 0
+            while i < len(nb.cells):
+                cell = nb.cells[i]
+                left = deadline - time.monotonic()
+                if left <= 0 and cell.cell_type == "code":
+                    for j in range(i, len(nb.cells)):
+                        if nb.cells[j].cell_type == "code":
+                            bad[j] = f"not run: the submission used up its time limit of {time_limit:g} s"
+                    problems.append(f"time limit of {time_limit:g} s reached at cell {i}")
+                    break
+                client.timeout = max(1, int(min(cell_timeout, left)))
+                try:
+                    client.execute_cell(cell, i)
+                    i += 1
+                    continue
+                except CellTimeoutError:
+                    bad[i] = f"timed out after {client.timeout} s (an endless loop?)"
+                except DeadKernelError:
+                    bad[i] = "the kernel died while running this cell (a crash, or too much memory)"
+                problems.append(f"cell {i}: {bad[i]}")
+                _stop_kernel(client)
+                restarts += 1
+                if restarts > max_restarts:
+                    for j in range(i + 1, len(nb.cells)):
+                        if nb.cells[j].cell_type == "code":
+                            bad[j] = f"not run: the kernel was restarted {max_restarts} times already"
+                    break
+                _start_kernel(client, cwd, env)
+                for j in range(i):  # replay what came before, skipping the cells that failed
+                    if j not in bad and nb.cells[j].cell_type == "code":
+                        replay = copy.deepcopy(nb.cells[j])
+                        try:
+                            client.execute_cell(replay, j)
+                        except (CellTimeoutError, DeadKernelError):
+                            break
+                i += 1
+        finally:
+            _stop_kernel(client)
+    return nb, bad, problems
+
+
+def _student_name(path: Path, all_paths: Sequence[Path]) -> str:
+    """The file stem when stems differ; else the nearest folder name that tells submissions apart.
+
+    nbgrader's layout ``submitted/<student>/<assignment>/<nb>.ipynb`` thus names the student.
+    """
+    paths = [p.resolve() for p in all_paths]
+    if len({p.stem for p in paths}) == len(paths):
+        return path.stem
+    me = path.resolve()
+    for depth in range(1, max(len(p.parts) for p in paths)):
+        names = [p.parts[-1 - depth] if len(p.parts) > depth else "" for p in paths]
+        if len(set(names)) == len(names):
+            return me.parts[-1 - depth]
+    return str(path)
+
+
+def _match_source(submission: NotebookNode, path: Path, sources: Sequence[Path]) -> Path:
+    ids = {_grade_id(c) for c in submission.cells if _grade_id(c)}
+    best, best_n = None, 0
+    for src in sources:
+        src_ids = {_grade_id(c) for c in nbformat.read(src, as_version=4).cells if _grade_id(c)}
+        n = len(ids & src_ids)
+        if n > best_n:
+            best, best_n = src, n
+    if best is None:
+        same = [s for s in sources if s.name == path.name]
+        if not same:
+            raise ValueError(f"{path}: no exercise cell (nbgrader grade_id) matches a chapter and no chapter "
+                             f"is called {path.name}; pass the instructor notebook with --source")
+        best = same[0]
+    return best
+
+
+def _grade_one(args: tuple) -> SubmissionReport:
+    path, student, source_path, cell_timeout, time_limit, fast, feedback_dir = args
+    start = time.monotonic()
+    source = nbformat.read(source_path, as_version=4)
+    ex = exercises(source)
+    report = SubmissionReport(student=student, submission=str(path), chapter=Path(source_path).name)
+    try:
+        submission = nbformat.read(path, as_version=4)
+    except Exception as exc:  # not a notebook at all: zero everywhere, keep going
+        report.problems.append(f"could not read the notebook: {exc}")
+        report.exercises = [ExerciseScore(e["grade_id"], 0.0, e["points"], "not run", "unreadable notebook")
+                            for e in ex]
+        return report
+    nb = assemble_for_grading(submission, source)
+    try:
+        nb, bad, problems = grade_notebook(nb, cell_timeout=cell_timeout, time_limit=time_limit, fast=fast)
+        report.problems.extend(problems)
+    except Exception as exc:  # the kernel would not even start: report, do not stop the class
+        bad, report.problems = {i: f"not run: {exc}" for i in range(len(nb.cells))}, [f"grading failed: {exc}"]
+    by_id = {_grade_id(c): (i, c) for i, c in enumerate(nb.cells) if _grade_id(c)}
+    for e in ex:
+        i, cell = by_id[e["grade_id"]]
+        if i in bad:
+            status = "not run" if bad[i].startswith("not run") else (
+                "timeout" if "timed out" in bad[i] else "crashed")
+            report.exercises.append(ExerciseScore(e["grade_id"], 0.0, e["points"], status, bad[i]))
+            continue
+        msg = _error_message(cell)
+        if msg is None and cell.get("execution_count") is None:
+            msg = "not run"
+        report.exercises.append(ExerciseScore(e["grade_id"], 0.0 if msg else e["points"], e["points"],
+                                              "failed" if msg else "passed", msg or ""))
+    if feedback_dir:
+        target = Path(feedback_dir) / student.replace("/", "_") / Path(path).name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        nbformat.write(nb, target)
+    report.seconds = round(time.monotonic() - start, 2)
+    return report
+
+
+def grade_submissions(submissions: Sequence[str | os.PathLike], *,
+                      sources: Sequence[str | os.PathLike] | None = None,
+                      cell_timeout: float = 300, time_limit: float = 1800, fast: bool = True,
+                      jobs: int = 1, feedback_dir: str | os.PathLike | None = None) -> list[SubmissionReport]:
+    """Grade each submission against its instructor notebook (found by grade_id among ``sources``)."""
+    paths = [Path(p) for p in submissions]
+    if not paths:
+        raise ValueError("grade expected at least one submission notebook, got none")
+    missing = [str(p) for p in paths if not p.is_file()]
+    if missing:
+        raise ValueError(f"submission files not found: {', '.join(missing)}")
+    src = [Path(s) for s in sources] if sources else find_chapters()
+    if not src:
+        raise ValueError("no instructor notebooks to grade against: pass --source or add chapters/NN_*.ipynb")
+    tasks = []
+    for p in paths:
+        try:
+            sub = nbformat.read(p, as_version=4)
+            source = _match_source(sub, p, src)
+        except ValueError:
+            raise
+        except Exception:
+            source = next((s for s in src if s.name == p.name), src[0])
+        tasks.append((p, _student_name(p, paths), source, cell_timeout, time_limit, fast,
+                      str(feedback_dir) if feedback_dir else None))
+    if jobs <= 1 or len(tasks) == 1:
+        return [_grade_one(t) for t in tasks]
+    with ProcessPoolExecutor(max_workers=jobs) as pool:
+        return list(pool.map(_grade_one, tasks))
+
+
+def write_reports(reports: Sequence[SubmissionReport], out_dir: str | os.PathLike) -> tuple[Path, Path]:
+    """Write ``grades.csv`` (one row per student and exercise) and ``grades.json`` into ``out_dir``."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    csv_path, json_path = out / "grades.csv", out / "grades.json"
+    with open(csv_path, "w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f)
+        w.writerow(["student", "chapter", "exercise", "points", "max_points", "status", "message"])
+        for r in reports:
+            for e in r.exercises:
+                w.writerow([r.student, r.chapter, e.grade_id, f"{e.points:g}", f"{e.max_points:g}",
+                            e.status, e.message])
+    data = [dict(asdict(r), score=r.score, max_score=r.max_score) for r in reports]
+    json_path.write_text(json.dumps(data, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+    return csv_path, json_path
+
+
+def _print_reports(reports: Sequence[SubmissionReport]) -> None:
+    for r in reports:
+        print(f"{r.student}  {r.chapter}  {r.score:g}/{r.max_score:g}  ({r.seconds:.1f} s)")
+        for e in r.exercises:
+            mark = "✓" if e.status == "passed" else "✗"
+            line = f"  {mark} {e.grade_id}: {e.points:g}/{e.max_points:g}"
+            print(line + (f"  {e.status}: {e.message[:200]}" if e.message else ""))
+        for p in r.problems:
+            print(f"  ! {p}")
+
+
+# --------------------------------------------------------------------------- command line
+
+
+def _show(path: Path) -> str:
+    rel = os.path.relpath(path)
+    return str(path) if rel.startswith("..") else rel
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m course_lib.labs", description=__doc__.split("\n\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    rel = sub.add_parser("release", help="write student versions of the chapters")
+    rel.add_argument("notebooks", nargs="*", help="instructor notebooks (default: chapters/NN_*.ipynb)")
+    rel.add_argument("--out", default=str(REPO_ROOT / "labs" / "student"), help="output folder")
+    gr = sub.add_parser("grade", help="grade submitted notebooks")
+    gr.add_argument("submissions", nargs="+", help="submitted notebooks")
+    gr.add_argument("--source", action="append", help="instructor notebook(s) (default: chapters/NN_*.ipynb)")
+    gr.add_argument("--out", default=str(REPO_ROOT / "labs" / "grades"), help="where grades.csv/json go")
+    gr.add_argument("--cell-timeout", type=float, default=300, help="seconds one cell may run (default 300)")
+    gr.add_argument("--time-limit", type=float, default=1800, help="seconds a whole submission may run")
+    gr.add_argument("--full", action="store_true", help="run in full mode (default: COURSE_FAST=1)")
+    gr.add_argument("--jobs", type=int, default=1, help="submissions graded in parallel (default 1)")
+    gr.add_argument("--no-feedback", action="store_true", help="do not write the executed notebooks")
+    args = parser.parse_args(argv)
+    if args.command == "release":
+        written = release(args.notebooks or None, args.out)
+        for p in written:
+            print(f"wrote {_show(p)}")
+        if not written:
+            print("no chapters found (chapters/NN_*.ipynb)")
+        return 0
+    reports = grade_submissions(args.submissions, sources=args.source, cell_timeout=args.cell_timeout,
+                                time_limit=args.time_limit, fast=not args.full, jobs=args.jobs,
+                                feedback_dir=None if args.no_feedback else Path(args.out) / "feedback")
+    _print_reports(reports)
+    csv_path, json_path = write_reports(reports, args.out)
+    print(f"wrote {_show(csv_path)} and {_show(json_path)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
