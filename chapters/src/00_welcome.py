@@ -1,0 +1,294 @@
+# ---
+# jupyter:
+#   kernelspec:
+#     display_name: Python 3 (ipykernel)
+#     language: python
+#     name: python3
+# ---
+
+# %% [markdown]
+# <!-- Source of truth for chapters/00_welcome.ipynb. Rebuild from the repository root with
+#   .venv/bin/jupytext --to ipynb chapters/src/00_welcome.py -o chapters/00_welcome.ipynb
+#   .venv/bin/jupyter nbconvert --to notebook --execute --inplace chapters/00_welcome.ipynb -->
+# # 00 · Welcome: how this course works
+#
+# **What you will do in this chapter**
+#
+# * see the map of the course: nine notebooks from raw text to a tiny GPT;
+# * check that your computer is ready with `course_lib.doctor()`;
+# * learn the four habits every later chapter relies on: **check cells**, **exercises**,
+#   **fast mode** and **widgets**;
+# * solve two warm-up exercises on real Shakespeare text.
+#
+# **Prerequisites:** Python (functions, lists, dictionaries) and a first contact with NumPy.
+# No machine-learning background is assumed.
+#
+# **Time:** about 20 minutes. Every cell runs in well under a second on a laptop CPU.
+
+# %% [markdown]
+# ## The map
+#
+# Each chapter builds one piece of a language model from scratch, runs it on real text, and
+# then *proves* the piece correct against a reference. The reference is `course_lib`, a small
+# library that ships with the course, and `course_lib` itself is tested against widely used
+# libraries (NumPy, PyTorch, gensim, Hugging Face `transformers`).
+#
+# | # | chapter | you build | proven against |
+# |---|---------|-----------|----------------|
+# | 00 | Welcome | this tour | |
+# | 01 | From text to numbers | tokenizers, a vocabulary, one-hot vectors, embedding lookup | NumPy, PyTorch |
+# | 02 | Word2Vec | skip-gram with negative sampling, word similarity scores | gensim |
+# | 03 | GloVe | co-occurrence counts and weighted least squares | gensim |
+# | 04 | Scaled dot-product attention | queries, keys, values, masks | `torch` attention |
+# | 05 | Multi-head attention | heads, projections, a head-view widget | `torch.nn.MultiheadAttention` |
+# | 06 | The Transformer | positions, LayerNorm, residual blocks, encoder and decoder | `torch.nn.Transformer*Layer` |
+# | 07 | The loss | softmax, cross-entropy, perplexity | `torch` and autograd |
+# | 08 | A tiny GPT | a character-level GPT trained on Shakespeare, sampling, KV-cache | `transformers` GPT-2 |
+#
+# Read them in order: each chapter uses what the previous ones built, but always through
+# `course_lib`, so you can also jump straight to a chapter that interests you.
+
+# %% [markdown]
+# ## Running the notebooks
+#
+# From the repository root, one command installs everything into a private virtual
+# environment (`.venv`) and opens JupyterLab on the `chapters/` folder:
+#
+# ```bash
+# make lab
+# ```
+#
+# Then open a chapter and use **Run ▸ Run All Cells**, or step through with
+# <kbd>Shift</kbd>+<kbd>Enter</kbd>. `make test` runs every test, including every notebook.
+#
+# Every chapter starts with the same three lines. `set_seed(0)` seeds Python's `random`,
+# NumPy and PyTorch, so a fresh kernel prints the same numbers every time: the numbers you
+# see in the committed notebook are the numbers you should get.
+
+# %%
+import course_lib
+from course_lib import set_seed, pick, fast_mode
+from course_lib.checks import check, expect
+
+set_seed(0)
+
+# %% [markdown]
+# ## Is my computer ready?
+#
+# `course_lib.doctor()` prints one line per requirement: `OK` or `PROBLEM` followed by what
+# was found. Fix any `PROBLEM` line (the line says how) before going on. Your version numbers
+# may differ from the ones printed below; that is fine as long as every line says `OK`.
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+ready = course_lib.doctor()
+
+# %%
+assert check(ready, True, name="environment ready")
+
+# %% [markdown]
+# ## Check cells: ✓ or ✗, and why
+#
+# When you build something, you want to know at once whether it is right. A **check cell**
+# compares your result with the reference and prints one line:
+#
+# * `✓ name` when they agree (numbers within a small tolerance: $|a - e| \le \text{atol} + \text{rtol}\,|e|$),
+# * `✗ name: ...` naming the *first* thing that differs: the shape, the dtype, or the first
+#   index whose value differs, with both values.
+#
+# `check` works on numbers, strings, lists, dictionaries, NumPy arrays and PyTorch tensors.
+# Here is a correct result, then three deliberate mistakes, so you know what a failure looks like.
+
+# %%
+import numpy as np
+import torch
+
+reference = np.array([[0.1, 0.2, 0.7],
+                      [0.3, 0.3, 0.4]])
+
+verdicts = [
+    check(reference.copy(), reference, name="a copy matches"),
+    check(reference.T, reference, name="transposed by mistake"),
+    check(torch.tensor([[0.1, 0.2, 0.7], [0.3, 0.35, 0.4]]), reference, name="one wrong value"),
+    check("to be or not to be", "to be, or not to be", name="a missing comma"),
+]
+print("check returned:", verdicts)
+
+# %% [markdown]
+# `check` also *returns* `True` or `False`, so a cell can act on the verdict: many cells in
+the course write `assert check(...)`, which stops a "Run All" at the first wrong result. Its twin
+# `expect` is used inside exercises: it prints the same `✓` line when all is well and raises an
+# `AssertionError` carrying the same sentence when not, which is how an automatic grader
+# notices a wrong answer.
+
+# %%
+try:
+    expect(reference.T, reference, name="transposed by mistake")
+except AssertionError as err:
+    print("AssertionError:", err)
+
+# %% [markdown]
+# ## Exercises
+#
+# Each chapter ends with a few exercises. An exercise is a pair of cells:
+#
+# 1. a **solution cell** holding a function for you to complete. In the student version
+#    the body between `### BEGIN SOLUTION` and `### END SOLUTION` is replaced by
+#    `raise NotImplementedError()`;
+# 2. a **test cell** right after it, full of `expect(...)` lines. It fails until your function
+#    is right. Instructors can add hidden tests between `### BEGIN HIDDEN TESTS` and
+#    `### END HIDDEN TESTS`: they are removed from the student version and used for grading.
+#
+# These are the conventions of [nbgrader](https://nbgrader.readthedocs.io), so an instructor
+# can use nbgrader itself or `make labs` to produce student versions. In this repository the
+# solutions are filled in, so the whole notebook runs; try deleting a solution and re-running
+# its test cell to see it fail.
+#
+# Both warm-up exercises use the first play of the course's Shakespeare text, *All's Well
+# That Ends Well*.
+
+# %%
+from course_lib.datasets import load_text
+
+shakespeare = load_text("shakespeare")
+play = shakespeare[: shakespeare.index("ANTONY AND CLEOPATRA")]  # the first play only
+print(f"{len(shakespeare):,} characters in the whole text, {len(play):,} in the first play")
+print(play[:300])
+
+# %% [markdown]
+# ### Exercise 0.1: how often does a word appear?
+#
+# Complete `count_word(text, word)`: the number of times `word` appears in `text` as a whole
+# word, ignoring case. "love" should count `Love` and `love,` but not `lover` or `glove`.
+# Hint: split the text on whitespace and strip punctuation with `str.strip(".,;:!?'\"-()[]")`.
+
+# %% nbgrader={"grade": false, "grade_id": "ex-00-count-word", "locked": false, "schema_version": 3, "solution": true, "task": false}
+def count_word(text: str, word: str) -> int:
+    """Number of whole-word, case-insensitive occurrences of ``word`` in ``text``."""
+    ### BEGIN SOLUTION
+    word = word.lower()
+    return sum(1 for w in text.lower().split() if w.strip(".,;:!?'\"-()[]") == word)
+    ### END SOLUTION
+
+
+# %% nbgrader={"grade": true, "grade_id": "ex-00-count-word-test", "locked": true, "points": 1, "schema_version": 3, "solution": false, "task": false}
+expect(count_word("Love, love! A lover's glove. LOVE", "love"), 3, name="count_word on a small example")
+expect(count_word("To be, or not to be", "be"), 2, name="count_word with a comma")
+### BEGIN HIDDEN TESTS
+import re
+punct = r"[.,;:!?'\"()\[\]-]*"  # the same definition, written as a regular expression
+for w in ["love", "king", "honour"]:
+    reference_count = len(re.findall(rf"(?:^|(?<=\s)){punct}{w}{punct}(?=\s|$)", play.lower()))
+    expect(count_word(play, w), reference_count, name=f"count_word(play, {w!r})")
+### END HIDDEN TESTS
+
+# %% [markdown]
+# ### Exercise 0.2: which characters does Shakespeare use?
+#
+# Complete `character_counts(text)`: a dictionary mapping every character of `text` to the
+# number of times it appears. Spaces and newlines are characters too. (Chapter 01 turns exactly
+# this into a character vocabulary, and chapter 08's GPT writes Shakespeare one character at
+# a time.)
+
+# %% nbgrader={"grade": false, "grade_id": "ex-00-char-counts", "locked": false, "schema_version": 3, "solution": true, "task": false}
+def character_counts(text: str) -> dict[str, int]:
+    """``{character: number of occurrences}`` for every character in ``text``."""
+    ### BEGIN SOLUTION
+    counts: dict[str, int] = {}
+    for ch in text:
+        counts[ch] = counts.get(ch, 0) + 1
+    return counts
+    ### END SOLUTION
+
+
+# %% nbgrader={"grade": true, "grade_id": "ex-00-char-counts-test", "locked": true, "points": 1, "schema_version": 3, "solution": false, "task": false}
+expect(character_counts("to be"), {"t": 1, "o": 1, " ": 1, "b": 1, "e": 1}, name="character_counts('to be')")
+expect(character_counts(""), {}, name="character_counts of empty text")
+### BEGIN HIDDEN TESTS
+from collections import Counter
+expect(character_counts(play), dict(Counter(play)), name="character_counts(play)")
+### END HIDDEN TESTS
+
+# %%
+counts = character_counts(play)
+top = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:8]
+print(f"{len(counts)} distinct characters; the most common:", top)
+
+# %% [markdown]
+# ## Fast mode
+#
+# Some chapters train models. A learner wants the real thing (a few minutes of training, good
+# results); the automatic tests want the whole course to run in minutes. The environment
+# variable `COURSE_FAST` chooses:
+#
+# ```bash
+# COURSE_FAST=1 make test     # tests: small corpora, few training steps
+# make lab                    # you: the full-size runs
+# ```
+#
+# In a chapter, sizes that differ between the two modes are written
+# `pick(full_value, fast_value)`. `fast_mode()` tells which mode is on. Cells whose output
+# depends on the mode begin with the comment `# NBVAL_IGNORE_OUTPUT` (the notebook tests do
+# not compare their output) and are followed by a check of what matters in either mode.
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+n_steps = pick(2000, 20)
+print(f"fast mode: {fast_mode()}; this chapter would train for {n_steps} steps")
+
+# %%
+assert check(n_steps, 20 if fast_mode() else 2000, name="pick follows COURSE_FAST")
+
+# %% [markdown]
+# ## A first widget
+#
+# Widgets are small interactive controls (sliders, menus, buttons) living in the notebook.
+# Chapters 04 to 08 use them to explore attention weights head by head. Below, a slider (and
+# a ▶ play button) flips through lines of the play, each shown with its word count.
+#
+# The links between the controls are made with `widgets.jslink`, which runs **in the
+# browser**: the slider moves the page of a `Stack` without asking Python. That is why the
+# widget also works in the static, kernel-less web version of the course, where there is no
+# Python behind the page. (A widget driven by a Python callback only works while a kernel runs.)
+
+# %%
+import ipywidgets as widgets
+
+speeches = [line for line in play.splitlines() if len(line.split()) >= 8][:12]
+pages = [widgets.HTML(f"<p style='font-size:1.1em'><i>{line}</i></p>"
+                      f"<p>line {i + 1} of {len(speeches)} · {len(line.split())} words</p>")
+         for i, line in enumerate(speeches)]
+stack = widgets.Stack(pages, selected_index=0)
+slider = widgets.IntSlider(value=0, min=0, max=len(pages) - 1, description="line")
+play_button = widgets.Play(value=0, min=0, max=len(pages) - 1, interval=1500)
+
+links = [widgets.jslink((slider, "value"), (stack, "selected_index")),
+         widgets.jslink((play_button, "value"), (slider, "value"))]
+first_widget = widgets.VBox([widgets.HBox([play_button, slider]), stack])
+first_widget
+
+# %% [markdown]
+# In a live notebook, drag the slider or press ▶. If you see the text
+# `VBox(children=...)` instead of a slider, the widget front end is missing: `doctor()` above
+# says how to fix it.
+
+# %%
+check(len(pages), 12, name="twelve pages in the stack")
+check(stack.selected_index, slider.value, name="slider and stack start in step")
+assert check([link.source[1] + " -> " + link.target[1] for link in links],
+             ["value -> selected_index", "value -> value"], name="client-side links")
+
+# %% [markdown]
+# ## Summary
+#
+# | you met | where it lives |
+# |---|---|
+# | seeding everything at once | `course_lib.set_seed` (`course_lib/core.py`) |
+# | fast or full runs | `course_lib.fast_mode`, `course_lib.pick` (`course_lib/core.py`) |
+# | the environment check | `course_lib.doctor` (`course_lib/core.py`) |
+# | check cells and exercise tests | `course_lib.checks.check`, `course_lib.checks.expect` (`course_lib/checks.py`) |
+# | the shipped texts | `course_lib.datasets.load_text` and friends (`course_lib/datasets.py`, files in `datasets/`) |
+# | widgets | `ipywidgets`; the attention views come in `course_lib/widgets.py` (chapters 04-08) |
+#
+# Next: **01 · From text to numbers**, where the characters you just counted become the
+# first numbers a language model sees.
