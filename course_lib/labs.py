@@ -146,7 +146,7 @@ def strip_solution(source: str, cell_type: str = "code", *, where: str = "cell")
     A solution cell without markers is replaced entirely (nbgrader does the same).
     """
     stub = CODE_STUB if cell_type == "code" else MARKDOWN_STUB
-    if BEGIN_SOLUTION not in source:
+    if BEGIN_SOLUTION not in source and END_SOLUTION not in source:
         return "\n".join(stub)
     return _replace_regions(source, BEGIN_SOLUTION, END_SOLUTION, stub, where)
 
@@ -459,10 +459,11 @@ def grade_submissions(submissions: Sequence[str | os.PathLike], *,
     for p in paths:
         try:
             sub = nbformat.read(p, as_version=4)
+        except Exception:  # unreadable: graded against the chapter of the same name, scores zero
+            sub = None
+        if sub is not None:
             source = _match_source(sub, p, src)
-        except ValueError:
-            raise
-        except Exception:
+        else:
             source = next((s for s in src if s.name == p.name), src[0])
         tasks.append((p, _student_name(p, paths), source, cell_timeout, time_limit, fast,
                       str(feedback_dir) if feedback_dir else None))
