@@ -67,14 +67,17 @@ def _to_numpy(weights: Any) -> np.ndarray:
     return np.asarray(weights)
 
 
-def as_attention_array(weights: Any, *, atol: float = 1e-3) -> np.ndarray:
+def as_attention_array(weights: Any, *, atol: float | None = None) -> np.ndarray:
     """Check attention weights and return them as a float64 array of shape (L, H, Tq, Tk).
 
     Accepted: numpy arrays or torch tensors of shape (Tq, Tk), (H, Tq, Tk) or (L, H, Tq, Tk),
-    finite, non-negative, each row a probability distribution: sum_k w[q, k] = 1 (within
-    ``atol``). A row of zeros (a query that was fully masked) is accepted and drawn blank.
+    finite, non-negative, each row a probability distribution: sum_k w[q, k] = 1 within
+    ``atol`` (default 1e-3, or 2e-2 for float16/bfloat16 inputs, whose rounding is coarse).
+    A row of zeros (a query that was fully masked) is accepted and drawn blank.
     """
-    shape = tuple(getattr(weights, "shape", ()))
+    if atol is None:
+        half = str(getattr(weights, "dtype", "")) in ("torch.float16", "torch.bfloat16", "float16")
+        atol = 2e-2 if half else 1e-3
     try:
         w = _to_numpy(weights)
     except Exception as exc:  # e.g. a ragged list
@@ -239,20 +242,24 @@ def heatmap_svg(w: np.ndarray, keys: list[str], queries: list[str], *, caption: 
     """
     Tq, Tk = w.shape                                           # (Tq, Tk)
     vmax = float(w.max()) or 1.0
-    cell = float(np.clip(420 / max(Tq, Tk), 7, 30))
-    font = float(min(12.0, max(7.0, cell * 0.8)))
+    cell = float(np.clip(560 / max(Tq, Tk), 9, 30))
+    font = float(min(12.0, max(8.0, cell * 0.85)))
+    angle = -60 if cell >= 14 else -90                         # steep key labels when cells are narrow
     qlabels = [_display_token(t) for t in queries]
     klabels = [_display_token(t) for t in keys]
     left = max(_text_width(t, font) for t in qlabels) + 8
-    top = max(_text_width(t, font) for t in klabels) * 0.8 + 10   # key labels at -60 degrees
-    width, height = left + Tk * cell + 10, top + Tq * cell + 24
+    top = 26 + max(_text_width(t, font) for t in klabels) * (0.87 if angle == -60 else 1.0) + 6  # title, keys
+    foot = f"colour: 0 (white) to {vmax:.3g} (dark blue); hover a query token to highlight its row"
+    width = max(left + Tk * cell + 10, _text_width(caption, 13) + 10, _text_width(foot, 11) + 10)
+    height = top + Tq * cell + 24
     out = [f'<svg xmlns="http://www.w3.org/2000/svg" class="clw-heatmap" width="{width:.0f}" '
            f'height="{height:.0f}" viewBox="0 0 {width:.0f} {height:.0f}" '
            f'font-family="sans-serif" font-size="{font:.0f}">',
-           f"<style>{_HEATMAP_CSS}</style>"]
+           f"<style>{_HEATMAP_CSS}</style>",
+           f'<text class="clw-caption" x="4" y="16" font-size="13" font-weight="bold">{_esc(caption)}</text>']
     for j, lab in enumerate(klabels):                          # key labels along the top
         x, y = left + (j + 0.5) * cell, top - 4
-        out.append(f'<text transform="translate({x:.1f},{y:.1f}) rotate(-60)">{_esc(lab)}</text>')
+        out.append(f'<text transform="translate({x:.1f},{y:.1f}) rotate({angle})" dominant-baseline="central">{_esc(lab)}</text>')
     as_rects = Tq * Tk <= RECT_CELLS_MAX
     if not as_rects:                                           # one pixel per cell, scaled up
         out.append(f'<image class="clw-cells" x="{left:.1f}" y="{top:.1f}" width="{Tk * cell:.1f}" '
@@ -276,8 +283,7 @@ def heatmap_svg(w: np.ndarray, keys: list[str], queries: list[str], *, caption: 
                        f'height="{cell:.1f}"/>')
         out.append(f'<rect class="clw-hl" x="1" y="{y:.1f}" width="{left + Tk * cell - 1:.1f}" '
                    f'height="{cell:.1f}"/></g>')
-    foot = f"colour: 0 (white) to {vmax:.3g} (dark blue)" + (f" · {caption}" if caption else "")
-    out.append(f'<text x="{left:.1f}" y="{height - 8:.1f}" fill="#555">{_esc(foot)}</text></svg>')
+    out.append(f'<text x="4" y="{height - 8:.1f}" font-size="11" fill="#555">{_esc(foot)}</text></svg>')
     return "".join(out)
 
 
@@ -303,38 +309,47 @@ def lines_svg(w: np.ndarray, keys: list[str], queries: list[str], *, colour: str
     left = max(_text_width(t, font) for t in qlabels) + 12
     gap = 180.0
     right_w = max(_text_width(t, font) for t in klabels) + 12
-    width, height = left + gap + right_w, 10 + max(Tq, Tk) * row + 28
     xq, xk = left - 4, left + gap + 4                          # line ends
+    y0 = 30.0                                                  # below the title
+    kept = [_kept_lines(w[i]) for i in range(Tq)]
+    dropped = int((w > 0).sum()) - sum(len(k) for k in kept)
+    foot = ["line opacity = weight; hover a query token (left) to see where it looks"]
+    if dropped:
+        foot.append(f"{dropped} faint lines not drawn (weight < {MIN_LINE_WEIGHT} "
+                    f"or beyond the {MAX_LINES_PER_QUERY} heaviest per query)")
+    width = max(left + gap + right_w, _text_width(caption, 13) + 10, *(_text_width(f, 11) + 10 for f in foot))
+    height = y0 + max(Tq, Tk) * row + 8 + 15 * len(foot)
     out = [f'<svg xmlns="http://www.w3.org/2000/svg" class="clw-lines" width="{width:.0f}" '
            f'height="{height:.0f}" viewBox="0 0 {width:.0f} {height:.0f}" '
            f'font-family="sans-serif" font-size="{font:.0f}">',
-           f"<style>{_LINES_CSS}</style>"]
+           f"<style>{_LINES_CSS}</style>",
+           f'<text class="clw-caption" x="4" y="16" font-size="13" font-weight="bold">{_esc(caption)}</text>']
     for j, lab in enumerate(klabels):
-        y = 10 + (j + 0.5) * row
+        y = y0 + (j + 0.5) * row
         out.append(f'<text class="clw-k" x="{xk + 4:.1f}" y="{y:.1f}" dominant-baseline="central">'
                    f"{_esc(lab)}</text>")
-    dropped = 0
     for i, lab in enumerate(qlabels):
-        y = 10 + (i + 0.5) * row
+        y = y0 + (i + 0.5) * row
         out.append(f'<g class="clw-q" data-query="{i}" tabindex="0" stroke="{colour}" stroke-width="2">'
                    f"<title>query {_esc(lab)} reads: {_esc(_top_keys(w[i], keys))}</title>"
                    f'<text x="{xq - 4:.1f}" y="{y:.1f}" text-anchor="end" dominant-baseline="central" '
                    f'stroke="none">{_esc(lab)}</text>')
-        order = np.argsort(-w[i], kind="stable")
-        keep = [j for j in order[:MAX_LINES_PER_QUERY] if w[i, j] >= MIN_LINE_WEIGHT]
-        dropped += int((w[i] > 0).sum()) - len(keep)
-        for j in sorted(keep):
-            yk = 10 + (j + 0.5) * row
+        for j in kept[i]:
+            yk = y0 + (j + 0.5) * row
             opacity = f"{w[i, j]:.2f}".lstrip("0")
             out.append(f'<path d="M{xq:.0f} {y:.1f}L{xk:.0f} {yk:.1f}" stroke-opacity="{opacity}"/>')
         out.append("</g>")
-    foot = "line opacity = weight"
-    if dropped:
-        foot += f" · {dropped} faint lines not drawn (weight < {MIN_LINE_WEIGHT} or beyond the top {MAX_LINES_PER_QUERY})"
-    if caption:
-        foot += f" · {caption}"
-    out.append(f'<text x="4" y="{height - 8:.1f}" fill="#555">{_esc(foot)}</text></svg>')
+    for n, line in enumerate(foot):
+        out.append(f'<text x="4" y="{height - 8 - 15 * (len(foot) - 1 - n):.1f}" font-size="11" fill="#555">'
+                   f"{_esc(line)}</text>")
+    out.append("</svg>")
     return "".join(out)
+
+
+def _kept_lines(row: np.ndarray) -> list[int]:
+    """Keys whose line is drawn for one query row: the MAX_LINES_PER_QUERY heaviest >= MIN_LINE_WEIGHT."""
+    order = np.argsort(-row, kind="stable")[:MAX_LINES_PER_QUERY]
+    return sorted(int(j) for j in order if row[j] >= MIN_LINE_WEIGHT)
 
 
 # --------------------------------------------------------------------------------------------
@@ -459,14 +474,14 @@ class AttentionWidget(_widget_base()):  # type: ignore[misc]
                                              disabled=L == 1)
         self.head_select = widgets.Dropdown(options=head_options, value=0, description="head",
                                             layout=widgets.Layout(width="220px"))
-        layer_stacks = []
+        layer_stacks, self.links = [], []                      # links: the client-side jslinks
         for layer in range(L):
             pages = [widgets.HTML(self.svg(layer, h)) for h in range(H)] + [widgets.HTML(self.svg(layer, MEAN))]
             inner = widgets.Stack(pages, selected_index=0)
-            widgets.jslink((self.head_select, "index"), (inner, "selected_index"))  # client-side
+            self.links.append(widgets.jslink((self.head_select, "index"), (inner, "selected_index")))
             layer_stacks.append(inner)
         self.stack = widgets.Stack(layer_stacks, selected_index=0)
-        widgets.jslink((self.layer_select, "index"), (self.stack, "selected_index"))
+        self.links.append(widgets.jslink((self.layer_select, "index"), (self.stack, "selected_index")))
         children: list[Any] = []
         if title:
             children.append(widgets.HTML(f"<b>{_esc(title)}</b>"))

@@ -1,0 +1,357 @@
+"""Tests of course_lib.widgets: input checking, the pre-rendered pictures, export, fallbacks.
+
+The pictures are checked against an independent computation: the colour of every heatmap
+cell is recomputed here from the weights with matplotlib's colour map, and the PNG cells
+are decoded pixel by pixel. The real-browser checks live in tests/test_browser.py.
+"""
+from __future__ import annotations
+
+import base64
+import io
+import re
+import xml.etree.ElementTree as ET
+
+import ipywidgets as widgets
+import matplotlib
+import nbformat
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from matplotlib import colormaps
+from matplotlib.figure import Figure
+
+from course_lib import widgets as W
+from course_lib.widgets import attention_view, head_view, plot_attention, plot_head_view
+
+SVG_NS = "{http://www.w3.org/2000/svg}"
+TOKENS = "the cat sat on the mat".split()
+
+
+def softmax_rows(x: np.ndarray) -> np.ndarray:
+    e = np.exp(x - x.max(axis=-1, keepdims=True))
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+def random_weights(*shape: int, seed: int = 0, sharp: float = 2.0) -> np.ndarray:
+    return softmax_rows(np.random.default_rng(seed).normal(size=shape) * sharp)
+
+
+def parse_svg(text: str) -> ET.Element:
+    root = ET.fromstring(text)
+    assert root.tag == SVG_NS + "svg"
+    return root
+
+
+def inner_pages(view: W.AttentionWidget) -> list[list[widgets.HTML]]:
+    return [list(layer.children) for layer in view.stack.children]
+
+
+# --------------------------------------------------------------------------- shapes accepted
+
+@pytest.mark.parametrize("shape, L, H", [((6, 6), 1, 1), ((3, 6, 6), 1, 3), ((2, 4, 6, 6), 2, 4)])
+@pytest.mark.parametrize("kind", ["numpy", "torch32", "torch64"])
+def test_shapes_and_array_kinds_accepted(shape, L, H, kind):
+    w = random_weights(*shape)
+    if kind == "torch32":
+        w = torch.tensor(w, dtype=torch.float32)
+    elif kind == "torch64":
+        w = torch.tensor(w, dtype=torch.float64, requires_grad=True)  # .detach() must be handled
+    view = attention_view(w, TOKENS)
+    assert view.weights.shape == (L, H, 6, 6)
+    assert len(view.stack.children) == L                    # one inner Stack per layer
+    assert [len(p) for p in inner_pages(view)] == [H + 1] * L   # every head + the mean
+    assert all(isinstance(p, widgets.HTML) for pages in inner_pages(view) for p in pages)
+    hv = head_view(w, TOKENS)
+    assert [len(p) for p in inner_pages(hv)] == [H + 1] * L
+
+
+def test_bfloat16_tensor_within_tolerance_is_accepted():
+    w = torch.softmax(torch.randn(2, 8, 8, generator=torch.Generator().manual_seed(0)), dim=-1)
+    view = attention_view(w.to(torch.bfloat16), list("abcdefgh"))
+    assert view.weights.shape == (1, 2, 8, 8)
+
+
+def test_cross_attention_needs_and_uses_query_tokens():
+    w = random_weights(2, 3, 5)                              # (H, Tq=3, Tk=5)
+    keys = "le chat est sur tapis".split()
+    with pytest.raises(ValueError, match=r"Tq=3 queries and Tk=5 keys.*query_tokens"):
+        attention_view(w, keys)
+    view = attention_view(w, keys, ["the", "cat", "sat"])
+    svg = view.svg(0, 1)
+    assert "chat" in svg and "cat" in svg
+    root = parse_svg(svg)
+    assert len(root.findall(f".//{SVG_NS}g[@class='clw-row']")) == 3   # one row per query
+
+
+def test_only_core_widget_models_are_used():
+    """The static book can only render core ipywidgets models (no custom JS modules)."""
+    view = attention_view(random_weights(2, 2, 6, 6), TOKENS)
+    state = widgets.Widget.get_manager_state(widgets=None)["state"]
+    ours = {view.model_id, view.layer_select.model_id, view.head_select.model_id, view.stack.model_id}
+    ours |= {link.model_id for link in view.links}
+    for model_id in ours:
+        assert state[model_id]["model_module"] in ("@jupyter-widgets/controls", "@jupyter-widgets/base")
+
+
+def test_selectors_are_linked_client_side_to_every_stack():
+    L, H = 3, 2
+    view = attention_view(random_weights(L, H, 6, 6), TOKENS)
+    pairs = {(link.source[0].model_id, link.source[1], link.target[0].model_id, link.target[1])
+             for link in view.links}
+    assert all(isinstance(link, widgets.widget_link.Link) for link in view.links)  # jslink, not a Python callback
+    for inner in view.stack.children:
+        assert (view.head_select.model_id, "index", inner.model_id, "selected_index") in pairs
+    assert (view.layer_select.model_id, "index", view.stack.model_id, "selected_index") in pairs
+    assert [v for _, v in view.head_select.options] == list(range(H + 1))
+    assert view.head_select.options[-1][0] == "mean of heads"
+
+
+def test_selection_follows_the_selectors():
+    view = attention_view(random_weights(2, 3, 6, 6), TOKENS)
+    assert view.selection == (0, 0)
+    view.layer_select.index, view.head_select.index = 1, 3
+    assert view.selection == (1, "mean")
+
+
+# --------------------------------------------------------------------------- bad input
+
+@pytest.mark.parametrize("weights, tokens, pattern", [
+    (np.full(6, 1 / 6), TOKENS, r"shape \(Tq, Tk\), \(H, Tq, Tk\) or \(L, H, Tq, Tk\), got 1 dimensions"),
+    (np.full((1, 1, 1, 6, 6), 1 / 6), TOKENS, r"index the batch dimension away"),
+    (np.zeros((0, 6)), TOKENS, r"should not be empty"),
+    (np.full((6, 6), 1 / 6), TOKENS[:5], r"tokens has 5 tokens but the weights have 6 keys"),
+    (np.full((6, 6), 1 / 6), "the cat", r"got one string"),
+    (np.array([["a"] * 6] * 6), TOKENS, r"real numbers, got dtype"),
+])
+def test_bad_shapes_and_tokens_are_explained(weights, tokens, pattern):
+    with pytest.raises(ValueError, match=pattern):
+        attention_view(weights, tokens)
+
+
+def test_bad_values_are_explained():
+    w = np.full((2, 6, 6), 1 / 6)
+    neg = w.copy()
+    neg[1, 2, 3], neg[1, 2, 4] = -0.1, 1 / 6 + 0.1           # row still sums to 1
+    with pytest.raises(ValueError, match=r">= 0.*\(0, 1, 2, 3\)"):
+        attention_view(neg, TOKENS)
+    nan = w.copy()
+    nan[0, 4, 1] = np.nan
+    with pytest.raises(ValueError, match=r"finite, found nan at .*\(0, 0, 4, 1\)"):
+        head_view(nan, TOKENS)
+    with pytest.raises(ValueError, match=r"finite, found inf"):
+        attention_view(np.where(w > 0, np.inf, 0), TOKENS)
+    with pytest.raises(ValueError, match=r"sum to 1 .*\(0, 1, 0\) sums to 2.*before the softmax"):
+        attention_view(np.concatenate([w[:1], 2 * w[1:]]), TOKENS)
+    with pytest.raises(ValueError, match=r"layer_names has 1 tokens but the weights have 2 layers"):
+        attention_view(np.full((2, 1, 6, 6), 1 / 6), TOKENS, layer_names=["only one"])
+    with pytest.raises(ValueError, match=r"max_tokens should be a positive integer, got 0"):
+        attention_view(w, TOKENS, max_tokens=0)
+
+
+def test_fully_masked_rows_of_zeros_are_accepted():
+    w = np.tril(np.ones((6, 6)))
+    w /= w.sum(axis=1, keepdims=True)
+    w[5] = 0.0                                              # a padding query: nothing allowed
+    view = attention_view(w, TOKENS)
+    assert view.weights[0, 0, 5].sum() == 0
+
+
+@settings(max_examples=25, deadline=None)
+@given(L=st.integers(1, 2), H=st.integers(1, 3), T=st.integers(1, 7), scale=st.floats(0.0, 3.0),
+       seed=st.integers(0, 1000))
+def test_rows_are_accepted_exactly_when_they_sum_to_one(L, H, T, scale, seed):
+    w = random_weights(L, H, T, T, seed=seed) * scale       # rows now sum to `scale`
+    tokens = [f"t{i}" for i in range(T)]
+    if scale == 0.0 or abs(scale - 1.0) <= 1e-3:
+        assert W.as_attention_array(w).shape == (L, H, T, T)
+    else:
+        with pytest.raises(ValueError, match=r"should sum to 1"):
+            attention_view(w, tokens)
+
+
+# --------------------------------------------------------------------------- the pictures
+
+def expected_hex(weights: np.ndarray) -> np.ndarray:
+    """Recompute the cell colours independently: Blues colour map of w / max(w)."""
+    rgba = colormaps["Blues"](weights / weights.max())
+    rgb = np.round(rgba[..., :3] * 255).astype(int)
+    return np.array([["#%02x%02x%02x" % tuple(c) for c in row] for row in rgb])
+
+
+def cell_fills(svg: str, Tq: int, Tk: int) -> tuple[np.ndarray, np.ndarray]:
+    root = parse_svg(svg)
+    fills, values = np.empty((Tq, Tk), dtype=object), np.full((Tq, Tk), np.nan)
+    for rect in root.iter(SVG_NS + "rect"):
+        if rect.get("class") == "clw-cell":
+            q, k = int(rect.get("data-q")), int(rect.get("data-k"))
+            fills[q, k], values[q, k] = rect.get("fill"), float(rect.get("data-w"))
+    assert not np.isnan(values).any(), "every (query, key) cell should be drawn once"
+    return fills, values
+
+
+def luminance(hex_colour: str) -> float:
+    r, g, b = (int(hex_colour[i:i + 2], 16) for i in (1, 3, 5))
+    return 0.2126 * r + 0.7152 * g + 0.0722 * b
+
+
+@pytest.mark.parametrize("head", [0, 1, 2, "mean"])
+def test_svg_cells_follow_the_weights_of_the_selected_head(head):
+    w = random_weights(2, 3, 6, 6, seed=1)
+    view = attention_view(w, TOKENS)
+    target = w[1].mean(axis=0) if head == "mean" else w[1, head]   # (Tq, Tk)
+    page = inner_pages(view)[1][3 if head == "mean" else head]
+    assert page.value == view.svg(1, head)
+    fills, values = cell_fills(page.value, 6, 6)
+    np.testing.assert_allclose(values, target, atol=5e-5)
+    assert (fills == expected_hex(target)).all()
+    # heavier weight, darker cell: luminance decreases along the sorted weights
+    order = np.argsort(target, axis=None)
+    lum = np.array([luminance(c) for c in fills.ravel()[order]])
+    assert (np.diff(lum) <= 1e-9).all()
+
+
+def test_large_maps_embed_one_png_pixel_per_cell():
+    T = 40                                                   # 1600 cells > RECT_CELLS_MAX
+    assert T * T > W.RECT_CELLS_MAX
+    w = random_weights(2, 40, 40, seed=3)
+    view = attention_view(w, [f"w{i}" for i in range(T)])
+    root = parse_svg(view.svg(0, 1))
+    assert not [r for r in root.iter(SVG_NS + "rect") if r.get("class") == "clw-cell"]
+    image = root.find(f".//{SVG_NS}image")
+    uri = image.get("href")
+    assert uri.startswith("data:image/png;base64,")
+    pixels = matplotlib.image.imread(io.BytesIO(base64.b64decode(uri.split(",", 1)[1])), format="png")
+    assert pixels.shape[:2] == (T, T)
+    expected = colormaps["Blues"](w[1] / w[1].max())
+    np.testing.assert_allclose(pixels[..., :3], expected[..., :3], atol=1 / 255 + 1e-6)
+    assert len(root.findall(f".//{SVG_NS}g[@class='clw-row']")) == T   # rows still hoverable
+
+
+def test_hover_highlight_is_pure_css():
+    svg = attention_view(random_weights(6, 6), TOKENS).svg(0, 0)
+    assert re.search(r"\.clw-row:hover \.clw-hl[^{]*\{[^}]*stroke:", svg)
+    assert "<script" not in svg and "onmouse" not in svg
+    rows = parse_svg(svg).findall(f".//{SVG_NS}g[@class='clw-row']")
+    assert [r.get("tabindex") for r in rows] == ["0"] * 6    # clickable (focus) as well
+
+
+def test_head_view_draws_one_line_per_visible_weight():
+    w = random_weights(2, 6, 6, seed=4, sharp=3.0)
+    view = head_view(w, TOKENS)
+    root = parse_svg(view.svg(0, 1))
+    groups = root.findall(f".//{SVG_NS}g[@class='clw-q']")
+    assert len(groups) == 6
+    for i, g in enumerate(groups):
+        opacities = [float(p.get("stroke-opacity")) for p in g.iter(SVG_NS + "path")]
+        visible = np.sort(w[1, i][w[1, i] >= W.MIN_LINE_WEIGHT])
+        np.testing.assert_allclose(np.sort(opacities), visible, atol=5e-3)
+    mean_root = parse_svg(view.svg(0, "mean"))
+    assert mean_root.find(f".//{SVG_NS}g[@class='clw-q']").get("stroke") == W.MEAN_COLOUR
+
+
+def test_head_view_thins_long_rows_and_says_so():
+    T = 40
+    w = np.full((T, T), 1 / T)                               # uniform: 40 lines per query
+    svg = head_view(w, [f"t{i}" for i in range(T)]).svg(0, 0)
+    root = parse_svg(svg)
+    assert all(len(list(g.iter(SVG_NS + "path"))) == W.MAX_LINES_PER_QUERY
+               for g in root.findall(f".//{SVG_NS}g[@class='clw-q']"))
+    assert f"{T * (T - W.MAX_LINES_PER_QUERY)} faint lines not drawn" in svg
+
+
+def test_long_sequences_are_capped_with_a_note(capsys):
+    T = 100
+    w = random_weights(2, T, T, seed=5)
+    view = attention_view(w, [f"t{i}" for i in range(T)], max_tokens=20)
+    out = capsys.readouterr().out
+    assert "showing the first 20 of 100 query tokens and the first 20 of 100 key tokens" in out
+    assert view.note and "max_tokens=20" in view.note
+    assert view.weights.shape == (1, 2, 20, 20)
+    np.testing.assert_allclose(view.weights[0], w[:, :20, :20])
+    assert any(isinstance(c, widgets.HTML) and "max_tokens=20" in c.value for c in view.children)
+    root = parse_svg(view.svg(0, 0))
+    assert len(root.findall(f".//{SVG_NS}g[@class='clw-row']")) == 20
+    # nothing is capped, nothing is said
+    attention_view(random_weights(6, 6), TOKENS)
+    assert capsys.readouterr().out == ""
+
+
+def test_whitespace_tokens_are_visible_and_text_is_escaped():
+    tokens = [" ", "\n", "<b>", "a&b", "x" * 30, "中文"]
+    svg = attention_view(random_weights(6, 6), tokens).svg(0, 0)
+    root = parse_svg(svg)                                    # escaping keeps the XML valid
+    texts = [t.text for t in root.iter(SVG_NS + "text")]
+    assert "␣" in texts and "↵" in texts and "<b>" in texts and "a&b" in texts
+    assert "x" * 11 + "…" in texts
+
+
+# --------------------------------------------------------------------------- export and fallbacks
+
+@pytest.mark.parametrize("make", [attention_view, head_view])
+def test_save_png_and_svg(tmp_path, make):
+    view = make(random_weights(2, 3, 6, 6), TOKENS)
+    view.head_select.index = 3                               # the mean of heads
+    png = view.save(tmp_path / "view.png")
+    assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    img = matplotlib.image.imread(png)
+    assert img.ndim == 3 and img.shape[0] > 100 and img.shape[1] > 100
+    svg = view.save(tmp_path / "view.svg")
+    root = parse_svg(svg.read_text())
+    assert "mean of heads" in "".join(root.itertext()) or "mean of heads" in svg.read_text()
+    with pytest.raises(ValueError, match=r"\.png or \.svg.*'\.jpg'"):
+        view.save(tmp_path / "view.jpg")
+
+
+def test_mime_bundle_carries_widget_and_static_picture():
+    view = attention_view(random_weights(3, 6, 6), TOKENS)
+    bundle = view._repr_mimebundle_()
+    assert bundle["application/vnd.jupyter.widget-view+json"]["model_id"] == view.model_id
+    assert base64.b64decode(bundle["image/png"])[:8] == b"\x89PNG\r\n\x1a\n"
+    assert bundle["text/plain"] == "<attention_view: 1 layer(s) x 3 head(s), 6 query x 6 key tokens>"
+
+
+def _notebook_with_view_output(view, with_state: bool) -> nbformat.NotebookNode:
+    """A notebook as nbconvert's ExecutePreprocessor stores it, built without a kernel."""
+    nb = nbformat.v4.new_notebook()
+    bundle = view._repr_mimebundle_()
+    cell = nbformat.v4.new_code_cell("view", outputs=[nbformat.v4.new_output("display_data", data=bundle)])
+    nb.cells.append(cell)
+    if with_state:
+        state = widgets.Widget.get_manager_state(widgets=None)
+        nb.metadata["widgets"] = {"application/vnd.jupyter.widget-state+json": state}
+    return nb
+
+
+def test_html_export_uses_widget_state_or_falls_back_to_the_png():
+    from nbconvert import HTMLExporter
+
+    view = attention_view(random_weights(2, 6, 6), TOKENS)
+    html_live, _ = HTMLExporter().from_notebook_node(_notebook_with_view_output(view, with_state=True))
+    assert 'type="application/vnd.jupyter.widget-view+json"' in html_live
+    assert view.stack.model_id in html_live                 # the pre-rendered pages are embedded
+    html_static, _ = HTMLExporter().from_notebook_node(_notebook_with_view_output(view, with_state=False))
+    assert 'type="application/vnd.jupyter.widget-view+json"' not in html_static
+    assert "data:image/png;base64," in html_static           # the static fallback picture
+
+
+# --------------------------------------------------------------------------- matplotlib plots
+
+def test_plot_attention_draws_the_selected_head():
+    w = random_weights(2, 3, 6, 6, seed=7)
+    fig = plot_attention(w, TOKENS, layer=1, head=2)
+    assert isinstance(fig, Figure)
+    ax = fig.axes[0]
+    np.testing.assert_allclose(ax.images[0].get_array(), w[1, 2])
+    assert [t.get_text() for t in ax.get_yticklabels()] == TOKENS
+    fig_mean = plot_attention(w, TOKENS, layer=0, head="mean")
+    np.testing.assert_allclose(fig_mean.axes[0].images[0].get_array(), w[0].mean(axis=0))
+    own = Figure()
+    ax_own = own.add_subplot()
+    assert plot_attention(w[0, 0], TOKENS, ax=ax_own) is own
+    with pytest.raises(ValueError, match=r"head should be an integer in \[0, 3\) or 'mean', got 3"):
+        plot_attention(w, TOKENS, head=3)
+    with pytest.raises(ValueError, match=r"layer should be an integer in \[0, 2\), got 5"):
+        plot_attention(w, TOKENS, layer=5)
+    assert isinstance(plot_head_view(w, TOKENS, layer=1, head="mean"), Figure)
