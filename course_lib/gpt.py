@@ -1,0 +1,526 @@
+"""A tiny GPT with exactly GPT-2's architecture, a KV-cache and sampling (chapter 08).
+
+    config = GPTConfig(vocab_size=77, block_size=64, n_layer=4, n_head=4, n_embd=128, bias=False)
+    model  = GPT(config)                                   # on cuda / mps / cpu, whichever is present
+    logits, loss = model(x, y)                             # x, y: (B, T) token ids
+    out = model.generate(prompt, 200, temperature=0.8, top_k=20, seed=0)
+    count_parameters(GPT2_CONFIGS["gpt2"])                 # 124,439,808 without allocating anything
+    hf = to_hf(model); back = from_hf(hf)                  # transformers.GPT2LMHeadModel, same logits
+
+The architecture (Radford et al. 2019, "Language Models are Unsupervised Multitask Learners"):
+
+    x = wte[idx] + wpe[pos]                                # learned token and position embeddings
+    for each block:  x = x + attn(ln_1(x));  x = x + mlp(ln_2(x))      # pre-norm residual blocks
+    logits = ln_f(x) @ wte.T                               # the output layer shares the token embedding
+
+with causal multi-head self-attention (``course_lib.attention``) and an MLP of width 4 C using
+GELU in its tanh approximation. Run ``python -m course_lib.gpt --smoke`` to train a few hundred
+steps on whatever device is present and print tokens/s.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass, fields
+
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+from .attention import scaled_dot_product_attention
+from .losses import cross_entropy
+
+__all__ = ["GPTConfig", "GPT", "GPT2_CONFIGS", "count_parameters", "pick_device", "KVCache",
+           "to_hf", "from_hf", "sample_next"]
+
+
+# ----------------------------------------------------------------------------- configuration
+
+@dataclass
+class GPTConfig:
+    """The shape of a GPT. ``bias=False`` drops the biases of every Linear and LayerNorm."""
+
+    vocab_size: int
+    block_size: int          # the longest context the model can see (number of learned positions)
+    n_layer: int
+    n_head: int
+    n_embd: int              # C, the width of the residual stream
+    dropout: float = 0.0
+    bias: bool = True
+
+    def __post_init__(self) -> None:
+        for f in ("vocab_size", "block_size", "n_layer", "n_head", "n_embd"):
+            v = getattr(self, f)
+            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+                raise ValueError(f"GPTConfig expected {f} to be a positive integer, got {v!r}")
+        if self.n_embd % self.n_head:
+            raise ValueError(f"GPTConfig expected n_embd divisible by n_head, got n_embd={self.n_embd}, "
+                             f"n_head={self.n_head} (head size would be {self.n_embd / self.n_head:g})")
+        if not 0.0 <= float(self.dropout) < 1.0:
+            raise ValueError(f"GPTConfig expected dropout in [0, 1), got {self.dropout}")
+        if not isinstance(self.bias, bool):
+            raise ValueError(f"GPTConfig expected bias to be True or False, got {self.bias!r}")
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "GPTConfig":
+        names = {f.name for f in fields(cls)}
+        unknown = set(d) - names
+        if unknown:
+            raise ValueError(f"GPTConfig.from_dict got unknown fields {sorted(unknown)}; expected {sorted(names)}")
+        return cls(**d)
+
+
+#: The four published GPT-2 sizes (vocabulary 50,257, context 1,024).
+GPT2_CONFIGS: dict[str, GPTConfig] = {
+    "gpt2": GPTConfig(50257, 1024, n_layer=12, n_head=12, n_embd=768),
+    "gpt2-medium": GPTConfig(50257, 1024, n_layer=24, n_head=16, n_embd=1024),
+    "gpt2-large": GPTConfig(50257, 1024, n_layer=36, n_head=20, n_embd=1280),
+    "gpt2-xl": GPTConfig(50257, 1024, n_layer=48, n_head=25, n_embd=1600),
+}
+
+
+def count_parameters(config: GPTConfig, *, non_embedding: bool = False) -> int:
+    """Count the parameters of ``GPT(config)`` with pen and paper (nothing is allocated).
+
+    Per block (b = 1 with biases, 0 without):
+        2 LayerNorms            2 (C + bC)
+        attention c_attn        C * 3C + 3bC        (query, key and value projections, fused)
+        attention c_proj        C * C + bC
+        MLP c_fc, c_proj        C * 4C + 4bC + 4C * C + bC
+    plus token embeddings V C, position embeddings T C and a final LayerNorm C + bC.
+    The output layer reuses the token embeddings (weight tying) so it adds nothing.
+    ``non_embedding=True`` leaves out the position embeddings (as nanoGPT reports).
+    """
+    if not isinstance(config, GPTConfig):
+        raise ValueError(f"count_parameters expected a GPTConfig, got {type(config).__name__}")
+    C, b = config.n_embd, int(config.bias)
+    layer_norm = C + b * C
+    attention = (C * 3 * C + b * 3 * C) + (C * C + b * C)
+    mlp = (C * 4 * C + b * 4 * C) + (4 * C * C + b * C)
+    block = 2 * layer_norm + attention + mlp
+    total = config.vocab_size * C + config.block_size * C + config.n_layer * block + layer_norm
+    return total - config.block_size * C if non_embedding else total
+
+
+def pick_device(device: str | torch.device | None = None) -> torch.device:
+    """The device to use: ``device`` if given, else cuda, then Apple's mps, then cpu."""
+    if device is not None:
+        return torch.device(device)
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    mps = getattr(torch.backends, "mps", None)
+    if mps is not None and mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+# ----------------------------------------------------------------------------- the KV-cache
+
+class KVCache:
+    """Keys and values of the tokens seen so far, one (k, v) pair per layer, each (B, H, T_seen, hs).
+
+    During generation a new token only needs its own query: the keys and values of the
+    earlier tokens do not change, so we keep them instead of recomputing them every step.
+    """
+
+    def __init__(self, n_layer: int) -> None:
+        self.layers: list[tuple[torch.Tensor, torch.Tensor] | None] = [None] * n_layer
+
+    def __len__(self) -> int:
+        """The number of tokens already cached."""
+        first = self.layers[0]
+        return 0 if first is None else first[0].shape[-2]
+
+    def update(self, layer: int, k: torch.Tensor, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Append this step's k, v (B, H, T_new, hs) and return all of them (B, H, T_seen + T_new, hs)."""
+        old = self.layers[layer]
+        if old is not None:
+            k = torch.cat([old[0], k], dim=-2)
+            v = torch.cat([old[1], v], dim=-2)
+        self.layers[layer] = (k, v)
+        return k, v
+
+
+# ----------------------------------------------------------------------------- the model, block by block
+
+class CausalSelfAttention(nn.Module):
+    """Multi-head self-attention in which token t sees tokens 0..t only.
+
+    q, k, v = x W_qkv (one fused Linear, as GPT-2), split into H heads of size hs = C / H:
+        head_h = softmax(q_h k_h^T / sqrt(hs) + causal mask) v_h
+        out    = concat(head_1, ..., head_H) W_o
+    """
+
+    def __init__(self, config: GPTConfig) -> None:
+        super().__init__()
+        self.n_head, self.n_embd = config.n_head, config.n_embd
+        self.c_attn = nn.Linear(config.n_embd, 3 * config.n_embd, bias=config.bias)
+        self.c_proj = nn.Linear(config.n_embd, config.n_embd, bias=config.bias)
+        self.attn_dropout = config.dropout
+        self.resid_dropout = nn.Dropout(config.dropout)
+
+    def forward(self, x: torch.Tensor, *, cache: KVCache | None = None, layer: int = 0,
+                need_weights: bool = False) -> tuple[torch.Tensor, torch.Tensor | None]:
+        B, T, C = x.shape
+        H = self.n_head
+        q, k, v = self.c_attn(x).split(C, dim=2)                 # 3 x (B, T, C)
+        q = q.view(B, T, H, C // H).transpose(1, 2)              # (B, H, T, hs)
+        k = k.view(B, T, H, C // H).transpose(1, 2)              # (B, H, T, hs)
+        v = v.view(B, T, H, C // H).transpose(1, 2)              # (B, H, T, hs)
+        past = 0                                                 # tokens already in the cache
+        if cache is not None:
+            seen = cache.layers[layer]
+            past = 0 if seen is None else seen[0].shape[-2]
+            k, v = cache.update(layer, k, v)                     # (B, H, past + T, hs)
+        mask, is_causal = None, False
+        if past == 0:
+            is_causal = True                                     # square causal mask
+        elif T > 1:                                              # new queries see all the past and their own prefix
+            allowed = torch.ones(T, past + T, dtype=torch.bool, device=x.device)
+            mask = torch.tril(allowed, diagonal=past)            # (T, past + T), True = allowed
+        dropout_p = self.attn_dropout if self.training else 0.0
+        y, weights = scaled_dot_product_attention(q, k, v, mask, is_causal=is_causal, dropout_p=dropout_p,
+                                                  need_weights=need_weights)  # (B, H, T, hs)
+        y = y.transpose(1, 2).contiguous().view(B, T, C)          # (B, T, C) heads side by side again
+        return self.resid_dropout(self.c_proj(y)), weights
+
+
+class MLP(nn.Module):
+    """The position-wise feed-forward network: GELU(x W_fc + b_fc) W_proj + b_proj, width 4 C."""
+
+    def __init__(self, config: GPTConfig) -> None:
+        super().__init__()
+        self.c_fc = nn.Linear(config.n_embd, 4 * config.n_embd, bias=config.bias)
+        self.gelu = nn.GELU(approximate="tanh")   # GPT-2's "gelu_new"
+        self.c_proj = nn.Linear(4 * config.n_embd, config.n_embd, bias=config.bias)
+        self.dropout = nn.Dropout(config.dropout)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.dropout(self.c_proj(self.gelu(self.c_fc(x))))   # (B, T, C)
+
+
+class Block(nn.Module):
+    """A pre-norm Transformer block: x + attn(LN(x)), then x + mlp(LN(x))."""
+
+    def __init__(self, config: GPTConfig) -> None:
+        super().__init__()
+        self.ln_1 = nn.LayerNorm(config.n_embd, bias=config.bias)
+        self.attn = CausalSelfAttention(config)
+        self.ln_2 = nn.LayerNorm(config.n_embd, bias=config.bias)
+        self.mlp = MLP(config)
+
+    def forward(self, x: torch.Tensor, *, cache: KVCache | None = None, layer: int = 0,
+                need_weights: bool = False) -> tuple[torch.Tensor, torch.Tensor | None]:
+        a, weights = self.attn(self.ln_1(x), cache=cache, layer=layer, need_weights=need_weights)
+        x = x + a                                   # (B, T, C)
+        x = x + self.mlp(self.ln_2(x))              # (B, T, C)
+        return x, weights
+
+
+def _check_ids(idx: object, vocab_size: int, fn: str) -> torch.Tensor:
+    if not isinstance(idx, torch.Tensor):
+        raise ValueError(f"{fn} expected a torch.Tensor of token ids, got {type(idx).__name__}")
+    if idx.dtype not in (torch.int64, torch.int32, torch.int16, torch.int8, torch.uint8):
+        raise ValueError(f"{fn} expected integer token ids, got dtype {idx.dtype}")
+    if idx.ndim != 2:
+        raise ValueError(f"{fn} expected token ids of shape (B, T), got shape {tuple(idx.shape)}")
+    if idx.numel():
+        lo, hi = int(idx.min()), int(idx.max())
+        if lo < 0 or hi >= vocab_size:
+            raise ValueError(f"{fn} expected token ids in [0, {vocab_size}) (the vocabulary), "
+                             f"got {lo if lo < 0 else hi}")
+    return idx
+
+
+class GPT(nn.Module):
+    """GPT-2: token + position embeddings, ``n_layer`` pre-norm blocks, final LayerNorm, tied output layer."""
+
+    def __init__(self, config: GPTConfig, *, device: str | torch.device | None = None) -> None:
+        super().__init__()
+        if not isinstance(config, GPTConfig):
+            raise ValueError(f"GPT expected a GPTConfig, got {type(config).__name__}")
+        self.config = config
+        self.transformer = nn.ModuleDict(dict(
+            wte=nn.Embedding(config.vocab_size, config.n_embd),     # token embeddings   (V, C)
+            wpe=nn.Embedding(config.block_size, config.n_embd),     # position embeddings (T, C)
+            drop=nn.Dropout(config.dropout),
+            h=nn.ModuleList([Block(config) for _ in range(config.n_layer)]),
+            ln_f=nn.LayerNorm(config.n_embd, bias=config.bias),
+        ))
+        self.lm_head = nn.Linear(config.n_embd, config.vocab_size, bias=False)
+        self.lm_head.weight = self.transformer.wte.weight            # weight tying: one (V, C) matrix
+        self.apply(self._init_weights)
+        # GPT-2 scales the residual projections by 1/sqrt(2 n_layer): two of them add to x per block
+        for name, p in self.named_parameters():
+            if name.endswith("c_proj.weight"):
+                nn.init.normal_(p, mean=0.0, std=0.02 / math.sqrt(2 * config.n_layer))
+        self.to(pick_device(device))
+
+    @staticmethod
+    def _init_weights(module: nn.Module) -> None:
+        if isinstance(module, (nn.Linear, nn.Embedding)):
+            nn.init.normal_(module.weight, mean=0.0, std=0.02)
+        if isinstance(module, nn.Linear) and module.bias is not None:
+            nn.init.zeros_(module.bias)
+
+    @property
+    def device(self) -> torch.device:
+        return self.transformer.wte.weight.device
+
+    def num_parameters(self) -> int:
+        """Parameters actually allocated (the tied matrix counted once)."""
+        return sum(p.numel() for p in self.parameters())
+
+    def forward(self, idx: torch.Tensor, targets: torch.Tensor | None = None, *,
+                cache: KVCache | None = None) -> tuple[torch.Tensor, torch.Tensor | None]:
+        """idx (B, T) token ids -> logits (B, T, V), and the mean cross-entropy if ``targets`` (B, T) are given.
+
+        With a ``cache`` the tokens continue the ones already cached (positions start at len(cache)).
+        """
+        logits, loss, _ = self._run(idx, targets, cache=cache, need_weights=False)
+        return logits, loss
+
+    def _run(self, idx, targets=None, *, cache=None, need_weights=False):
+        idx = _check_ids(idx, self.config.vocab_size, "GPT.forward")
+        B, T = idx.shape
+        start = len(cache) if cache is not None else 0
+        if start + T > self.config.block_size:
+            raise ValueError(f"GPT.forward got {start + T} positions ({start} cached + {T} new) but the model "
+                             f"has block_size={self.config.block_size} learned positions; crop the context")
+        pos = torch.arange(start, start + T, device=idx.device)             # (T,)
+        x = self.transformer.drop(self.transformer.wte(idx) + self.transformer.wpe(pos))  # (B, T, C)
+        maps = []
+        for layer, block in enumerate(self.transformer.h):
+            x, w = block(x, cache=cache, layer=layer, need_weights=need_weights)
+            maps.append(w)
+        x = self.transformer.ln_f(x)                                         # (B, T, C)
+        logits = self.lm_head(x)                                             # (B, T, V)
+        loss = None if targets is None else cross_entropy(logits, targets)
+        return logits, loss, maps
+
+    @torch.no_grad()
+    def attention_maps(self, idx: torch.Tensor) -> torch.Tensor:
+        """The attention weights of every layer and head: idx (B, T) -> (L, B, H, T, T), rows sum to 1."""
+        was_training = self.training
+        self.eval()
+        try:
+            _, _, maps = self._run(idx, need_weights=True)
+        finally:
+            self.train(was_training)
+        return torch.stack(maps)                                             # (L, B, H, T, T)
+
+    @torch.no_grad()
+    def generate(self, idx: torch.Tensor, max_new_tokens: int, *, temperature: float = 1.0,
+                 top_k: int | None = None, top_p: float | None = None, use_cache: bool = True,
+                 seed: int | None = None) -> torch.Tensor:
+        """Continue ``idx`` (B, T) (or (T,)) by ``max_new_tokens`` sampled tokens; returns (B, T + new).
+
+        Each step: logits of the last position / temperature -> keep the top_k most likely and/or
+        the smallest set whose probability reaches top_p -> sample. ``temperature=0`` is greedy.
+        With ``use_cache`` the keys and values of earlier tokens are reused (same numbers, less work);
+        once the text outgrows block_size the context is cropped to its last block_size tokens
+        (then every step recomputes the window, exactly like the uncached path).
+        """
+        squeeze = isinstance(idx, torch.Tensor) and idx.ndim == 1
+        if squeeze:
+            idx = idx.unsqueeze(0)
+        idx = _check_ids(idx, self.config.vocab_size, "GPT.generate")
+        B, T = idx.shape
+        if T == 0:
+            raise ValueError("GPT.generate expected a prompt of at least one token, got an empty one")
+        if T > self.config.block_size:
+            raise ValueError(f"GPT.generate got a prompt of {T} tokens, longer than block_size="
+                             f"{self.config.block_size}; keep its last {self.config.block_size} tokens")
+        if isinstance(max_new_tokens, bool) or not isinstance(max_new_tokens, int) or max_new_tokens < 0:
+            raise ValueError(f"GPT.generate expected max_new_tokens to be an integer >= 0, got {max_new_tokens!r}")
+        _check_sampling(temperature, top_k, top_p, self.config.vocab_size)
+        generator = None
+        if seed is not None:
+            generator = torch.Generator(device=idx.device).manual_seed(int(seed))
+        was_training = self.training
+        self.eval()
+        idx = idx.to(self.device)
+        cache, fed = None, 0                                 # fed = tokens the cache has seen
+        try:
+            for _ in range(max_new_tokens):
+                if idx.shape[1] > self.config.block_size:
+                    # the window slides: every position changes, so the cache is of no use any more
+                    cache = None
+                    logits, _ = self(idx[:, -self.config.block_size:])
+                elif use_cache:
+                    if cache is None:
+                        cache, fed = KVCache(self.config.n_layer), 0
+                    logits, _ = self(idx[:, fed:], cache=cache)   # only the tokens not yet cached
+                    fed = idx.shape[1]
+                else:
+                    logits, _ = self(idx)                           # recompute the whole context
+                nxt = sample_next(logits[:, -1, :], temperature=temperature, top_k=top_k, top_p=top_p,
+                                  generator=generator)              # (B, 1)
+                idx = torch.cat([idx, nxt], dim=1)
+        finally:
+            self.train(was_training)
+        return idx[0] if squeeze else idx
+
+
+def _check_sampling(temperature, top_k, top_p, vocab_size: int) -> None:
+    if isinstance(temperature, bool) or not isinstance(temperature, (int, float)) or temperature < 0 \
+            or not math.isfinite(temperature):
+        raise ValueError(f"temperature must be a number >= 0 (0 = greedy), got {temperature!r}")
+    if top_k is not None and (isinstance(top_k, bool) or not isinstance(top_k, int) or not 1 <= top_k <= vocab_size):
+        raise ValueError(f"top_k must be an integer in [1, {vocab_size}] or None, got {top_k!r}")
+    if top_p is not None and (isinstance(top_p, bool) or not isinstance(top_p, (int, float))
+                              or not 0.0 < top_p <= 1.0):
+        raise ValueError(f"top_p must be in (0, 1] or None, got {top_p!r}")
+
+
+def sample_next(logits: torch.Tensor, *, temperature: float = 1.0, top_k: int | None = None,
+                top_p: float | None = None, generator: torch.Generator | None = None) -> torch.Tensor:
+    """Pick the next token from the logits of the last position: (B, V) -> (B, 1) ids.
+
+    p = softmax(logits / temperature); top_k keeps the k largest; top_p ("nucleus") keeps the most
+    likely tokens until their probability sums to at least top_p; then sample from what is left.
+    """
+    if not isinstance(logits, torch.Tensor) or logits.ndim != 2:
+        raise ValueError(f"sample_next expected logits of shape (B, V), got "
+                         f"{tuple(logits.shape) if isinstance(logits, torch.Tensor) else type(logits).__name__}")
+    _check_sampling(temperature, top_k, top_p, logits.shape[-1])
+    if temperature == 0:
+        return logits.argmax(dim=-1, keepdim=True)                          # (B, 1) greedy
+    logits = logits.float() / temperature                                   # (B, V)
+    if top_k is not None:
+        kth = torch.topk(logits, top_k, dim=-1).values[:, -1:]              # (B, 1) the k-th largest
+        logits = logits.masked_fill(logits < kth, float("-inf"))
+    if top_p is not None and top_p < 1.0:
+        sorted_logits, order = torch.sort(logits, dim=-1, descending=True)  # (B, V)
+        probs = torch.softmax(sorted_logits, dim=-1)
+        before = probs.cumsum(dim=-1) - probs              # probability of the more likely tokens
+        drop_sorted = before >= top_p                      # keep a token while the ones before it fall short
+        drop = drop_sorted.scatter(-1, order, drop_sorted)  # back to vocabulary order
+        logits = logits.masked_fill(drop, float("-inf"))
+    probs = torch.softmax(logits, dim=-1)                                   # (B, V)
+    return torch.multinomial(probs, num_samples=1, generator=generator)     # (B, 1)
+
+
+# ----------------------------------------------------------------------------- to and from transformers
+
+def _hf_config(config: GPTConfig):
+    from transformers import GPT2Config
+
+    return GPT2Config(vocab_size=config.vocab_size, n_positions=config.block_size, n_embd=config.n_embd,
+                      n_layer=config.n_layer, n_head=config.n_head, activation_function="gelu_new",
+                      resid_pdrop=config.dropout, embd_pdrop=config.dropout, attn_pdrop=config.dropout,
+                      layer_norm_epsilon=1e-5, tie_word_embeddings=True,
+                      bos_token_id=None, eos_token_id=None)
+
+
+# our Linear stores (out, in); GPT-2's Conv1D stores (in, out): these weights are transposed on the way
+_CONV1D = ("attn.c_attn.weight", "attn.c_proj.weight", "mlp.c_fc.weight", "mlp.c_proj.weight")
+
+
+def to_hf(model: GPT):
+    """A ``transformers.GPT2LMHeadModel`` computing the same logits as ``model`` (nothing is downloaded).
+
+    GPT-2 always has biases: a ``bias=False`` model is exported with biases set to zero.
+    """
+    from transformers import GPT2LMHeadModel
+
+    if not isinstance(model, GPT):
+        raise ValueError(f"to_hf expected a course_lib.gpt.GPT, got {type(model).__name__}")
+    hf = GPT2LMHeadModel(_hf_config(model.config)).to(model.device)
+    ours = model.state_dict()
+    new_state = {}
+    for name, hf_param in hf.state_dict().items():
+        if name == "lm_head.weight":
+            new_state[name] = ours["transformer.wte.weight"]
+            continue
+        if name not in ours:
+            if name.endswith(".bias") and not model.config.bias:
+                new_state[name] = torch.zeros_like(hf_param)
+                continue
+            new_state[name] = hf_param            # a buffer of theirs (e.g. a mask) we do not use
+            continue
+        w = ours[name]
+        new_state[name] = w.t() if name.endswith(_CONV1D) else w
+    hf.load_state_dict(new_state, strict=True)
+    hf.eval()
+    return hf
+
+
+def from_hf(hf_model, *, device: str | torch.device | None = None) -> GPT:
+    """Our ``GPT`` with the weights of a ``transformers.GPT2LMHeadModel`` (same logits)."""
+    hc = hf_model.config
+    if getattr(hc, "activation_function", "gelu_new") not in ("gelu_new", "gelu_pytorch_tanh"):
+        raise ValueError(f"from_hf expects GPT-2's tanh GELU, got activation {hc.activation_function!r}")
+    if getattr(hc, "n_inner", None) not in (None, 4 * hc.n_embd):
+        raise ValueError(f"from_hf expects an MLP of width 4 * n_embd = {4 * hc.n_embd}, got n_inner={hc.n_inner}")
+    config = GPTConfig(hc.vocab_size, hc.n_positions, hc.n_layer, hc.n_head, hc.n_embd,
+                       dropout=float(hc.resid_pdrop), bias=True)
+    model = GPT(config, device=device if device is not None else hf_model.device)
+    theirs = hf_model.state_dict()
+    state = {}
+    for name in model.state_dict():
+        if name == "lm_head.weight":
+            state[name] = theirs["transformer.wte.weight"]
+            continue
+        if name not in theirs:
+            raise ValueError(f"from_hf: the transformers model has no parameter {name!r}")
+        w = theirs[name]
+        state[name] = w.t() if name.endswith(_CONV1D) else w
+    model.load_state_dict(state, strict=True)
+    return model
+
+
+# ----------------------------------------------------------------------------- smoke run (any device)
+
+def _smoke(argv: list[str] | None = None) -> None:
+    """``python -m course_lib.gpt --smoke [--device cuda] [--iters 300]``: train briefly, print tokens/s."""
+    import argparse
+    import time
+
+    from .datasets import load_text
+    from .text import random_batches
+
+    ap = argparse.ArgumentParser(description=_smoke.__doc__)
+    ap.add_argument("--smoke", action="store_true", help="train a few hundred steps and report speed")
+    ap.add_argument("--device", default=None)
+    ap.add_argument("--iters", type=int, default=300)
+    ap.add_argument("--batch", type=int, default=12)
+    args = ap.parse_args(argv)
+    if not args.smoke:
+        ap.print_help()
+        return
+    torch.manual_seed(0)
+    text = load_text("shakespeare")
+    chars = sorted(set(text))
+    stoi = {c: i for i, c in enumerate(chars)}
+    data = torch.tensor([stoi[c] for c in text], dtype=torch.long)
+    config = GPTConfig(len(chars), 64, n_layer=4, n_head=4, n_embd=128, bias=False)
+    model = GPT(config, device=args.device)
+    dev = model.device
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-3, betas=(0.9, 0.99), weight_decay=0.1)
+    g = torch.Generator().manual_seed(0)
+    tokens, t0 = 0, None
+    for it in range(args.iters):
+        if it == 10:                      # skip warm-up iterations (allocation, kernel selection)
+            if dev.type == "cuda":
+                torch.cuda.synchronize()
+            t0, tokens = time.perf_counter(), 0
+        x, y = random_batches(data, config.block_size, args.batch, generator=g)
+        x, y = x.to(dev), y.to(dev)
+        _, loss = model(x, y)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        tokens += x.numel()
+    if dev.type == "cuda":
+        torch.cuda.synchronize()
+    elapsed = time.perf_counter() - t0 if t0 else float("nan")
+    print(f"device {dev}, {model.num_parameters():,} parameters, {args.iters} iterations, "
+          f"final train loss {loss.item():.3f}, {tokens / elapsed:,.0f} tokens/s")
+
+
+if __name__ == "__main__":
+    _smoke()
