@@ -174,10 +174,10 @@ def student_version(nb: NotebookNode, *, name: str = "notebook") -> NotebookNode
         where = f"{name}, cell {i}"
         if _is_solution(cell):
             cell.source = strip_solution(cell.source, cell.cell_type, where=where)
-        elif BEGIN_SOLUTION in cell.source:
+        elif any(line.strip() in (BEGIN_SOLUTION, END_SOLUTION) for line in cell.source.splitlines()):
             raise ValueError(f"{where} has {BEGIN_SOLUTION!r} but no nbgrader metadata "
                              "`solution: true`; the answer would leak into the student version")
-        if BEGIN_HIDDEN in cell.source or END_HIDDEN in cell.source:
+        if any(line.strip() in (BEGIN_HIDDEN, END_HIDDEN) for line in cell.source.splitlines()):
             if not _is_test(cell):
                 raise ValueError(f"{where} has hidden tests but is not a graded test cell (grade: true)")
             cell.source = strip_hidden_tests(cell.source, where=where)

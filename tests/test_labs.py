@@ -254,3 +254,40 @@ def test_grade_cli_prints_scores_and_writes_files(tmp_path):
     assert r.returncode == 0, r.stderr
     assert "3/3" in r.stdout
     assert (out / "grades.csv").is_file() and (out / "grades.json").is_file()
+
+
+# ----------------------------------------------------------------------------- nbgrader itself
+
+
+def test_nbgrader_agrees_with_our_release_and_grades_our_notebooks(tmp_path):
+    """nbgrader's generate_assignment writes the same student cells as ours, and its autograde
+    gives the stub 0 and the solution full marks (skipped where nbgrader is not installed)."""
+    pytest.importorskip("nbgrader")
+    import os
+    bindir = str(Path(sys.executable).parent)
+    env = dict(os.environ, PATH=bindir + os.pathsep + os.environ.get("PATH", ""))  # nbgrader runs `alembic`
+    course = tmp_path / "course"
+    (course / "source" / "ps1").mkdir(parents=True)
+    nbformat.write(nbformat.read(FIXTURE, as_version=4), course / "source" / "ps1" / FIXTURE.name)
+    (course / "nbgrader_config.py").write_text(
+        'c = get_config()\nc.CourseDirectory.course_id = "llm"\n'
+        'c.CourseDirectory.db_assignments = [dict(name="ps1")]\n'
+        'c.CourseDirectory.db_students = [dict(id="alice"), dict(id="bob")]\n')
+
+    def nbgrader(*args):
+        r = subprocess.run([os.path.join(bindir, "nbgrader"), *args], cwd=course, env=env,
+                           capture_output=True, text=True, timeout=300)
+        assert r.returncode == 0, r.stdout + r.stderr
+
+    nbgrader("generate_assignment", "ps1", "--force")
+    theirs = nbformat.read(course / "release" / "ps1" / FIXTURE.name, as_version=4)
+    ours = labs.student_version(nbformat.read(FIXTURE, as_version=4))
+    assert [c.source for c in theirs.cells] == [c.source for c in ours.cells]
+    for student, nb in (("alice", ours), ("bob", nbformat.read(FIXTURE, as_version=4))):
+        (course / "submitted" / student / "ps1").mkdir(parents=True)
+        nbformat.write(nb, course / "submitted" / student / "ps1" / FIXTURE.name)
+    nbgrader("autograde", "ps1", "--force")
+    from nbgrader.api import Gradebook
+    with Gradebook(f"sqlite:///{course / 'gradebook.db'}") as gb:
+        scores = {s: gb.find_submission("ps1", s).score for s in ("alice", "bob")}
+    assert scores == {"alice": 0.0, "bob": 3.0}
