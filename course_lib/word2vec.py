@@ -1,0 +1,472 @@
+"""Word2Vec from scratch: skip-gram and CBOW with negative sampling (chapter 02).
+
+The pipeline, one small function per step:
+
+    vocab  = build_vocab(sentences, min_count=5)           # words by frequency, with counts
+    ids, doc = vocab.encode(sentences)                     # one flat id stream + sentence number
+    keep   = keep_probabilities(vocab.counts, sample=1e-3) # frequent-word subsampling
+    c, o   = skipgram_pairs(ids, window=5, doc=doc, rng=rng)   # (centre, context) pairs
+    noise  = noise_distribution(vocab.counts)              # unigram^0.75
+    loss, grads = sgns_loss_and_grads(v_c, u_o, u_neg)     # numpy, checked by finite differences
+
+and the fast trainer that ties it together:
+
+    wv = train_word2vec(sentences, sg=True, vector_size=100, epochs=5)
+
+Formulas follow the word2vec C tool and gensim: the keep probability
+``(sqrt(f/t) + 1) * t/f``, the shrunk window ``b ~ U{1..window}``, negatives drawn
+from ``count^0.75``, input vectors initialised in ``U(-0.5, 0.5)/d``, output vectors
+at zero, and a learning rate decaying linearly to ``min_lr``.
+"""
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from .evaluation import WordVectors
+
+__all__ = ["Word2VecVocab", "build_vocab", "keep_probabilities", "subsample", "window_positions",
+           "skipgram_pairs", "cbow_windows", "noise_distribution", "sample_negatives", "sigmoid",
+           "sgns_loss", "sgns_loss_and_grads", "numerical_gradient", "train_word2vec"]
+
+
+# ----------------------------------------------------------------------------- vocabulary
+@dataclass
+class Word2VecVocab:
+    """Words seen at least ``min_count`` times, most frequent first, with their counts."""
+
+    words: list[str]
+    counts: np.ndarray  # (V,) int64
+
+    def __post_init__(self) -> None:
+        self.index = {w: i for i, w in enumerate(self.words)}
+
+    def __len__(self) -> int:
+        return len(self.words)
+
+    def encode(self, sentences: Sequence[Sequence[str]]) -> tuple[np.ndarray, np.ndarray]:
+        """Flatten sentences into ids, dropping out-of-vocabulary words (as gensim does).
+
+        Returns ``ids`` (N,) int64 and ``doc`` (N,) int64, the sentence number of each
+        token: windows never cross from one sentence into the next.
+        """
+        ids, doc = [], []
+        index = self.index
+        for s, sent in enumerate(sentences):
+            kept = [index[w] for w in sent if w in index]
+            ids.extend(kept)
+            doc.extend([s] * len(kept))
+        return np.array(ids, dtype=np.int64), np.array(doc, dtype=np.int64)
+
+
+def _check_sentences(sentences: object) -> None:
+    if isinstance(sentences, str) or not isinstance(sentences, Sequence):
+        raise ValueError("expected sentences as a list of token lists (list[list[str]]), "
+                         f"got {type(sentences).__name__}")
+    if len(sentences) == 0 or all(len(s) == 0 for s in sentences):
+        raise ValueError("the corpus is empty: expected at least one sentence with at least one token")
+    first = next(s for s in sentences if len(s))
+    if isinstance(first, str) or not isinstance(first[0], str):
+        raise ValueError("expected each sentence to be a list of str tokens, got "
+                         f"{type(first).__name__} of {type(first[0]).__name__}; tokenize the text first")
+
+
+def _check_positive_int(name: str, value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+        raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
+    return int(value)
+
+
+def build_vocab(sentences: Sequence[Sequence[str]], *, min_count: int = 5) -> Word2VecVocab:
+    """Count words and keep those seen at least ``min_count`` times, most frequent first.
+
+    Ties keep the order of first appearance, like gensim, so both libraries number the
+    words identically.
+    """
+    _check_sentences(sentences)
+    min_count = _check_positive_int("min_count", min_count)
+    counts: Counter[str] = Counter()
+    for sent in sentences:
+        counts.update(sent)
+    kept = [(w, c) for w, c in counts.items() if c >= min_count]
+    if not kept:
+        raise ValueError(f"min_count={min_count} leaves no words: the most frequent of the "
+                         f"{len(counts)} distinct words occurs {max(counts.values())} times")
+    kept.sort(key=lambda wc: -wc[1])  # stable: ties stay in order of first appearance
+    return Word2VecVocab([w for w, _ in kept], np.array([c for _, c in kept], dtype=np.int64))
+
+
+# ----------------------------------------------------------------------------- subsampling
+def keep_probabilities(counts: np.ndarray, sample: float = 1e-3) -> np.ndarray:
+    """Probability of keeping each occurrence of a word (frequent-word subsampling).
+
+    With ``t = sample * total_count`` (a count threshold) and ``f`` a word's count,
+
+    .. math:: P_{keep}(w) = \\min\\left(1, \\left(\\sqrt{f/t} + 1\\right) \\frac{t}{f}\\right)
+
+    the formula of the word2vec C tool and gensim. ``sample=0`` keeps everything.
+    """
+    counts = np.asarray(counts)
+    if counts.ndim != 1 or counts.size == 0 or counts.dtype.kind not in "iuf" or np.any(counts <= 0):
+        raise ValueError(f"counts must be a non-empty 1-D array of positive numbers, got shape {counts.shape}")
+    if not 0 <= sample < 1:
+        raise ValueError(f"sample must lie in [0, 1), got {sample}")
+    if sample == 0:
+        return np.ones(counts.shape, dtype=np.float64)
+    t = sample * counts.sum()
+    f = counts.astype(np.float64)
+    return np.minimum(1.0, (np.sqrt(f / t) + 1.0) * (t / f))
+
+
+def subsample(ids: np.ndarray, keep_prob: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    """Boolean mask (N,): keep token n with probability ``keep_prob[ids[n]]``."""
+    ids = np.asarray(ids)
+    return rng.random(ids.shape[0]) < keep_prob[ids]
+
+
+# ----------------------------------------------------------------------------- windows and pairs
+def window_positions(n_tokens: int, window: int, *, doc: np.ndarray | None = None,
+                     rng: np.random.Generator | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """For every position i, the context positions j with ``0 < |i - j| <= b_i`` in the same sentence.
+
+    ``b_i = window`` when ``rng`` is None; otherwise ``b_i`` is drawn uniformly from
+    ``{1, ..., window}`` (the word2vec "dynamic window": near words count more often).
+    Returns ``pos`` (N, 2*window) int64 context positions and ``valid`` (N, 2*window) bool,
+    columns ordered by offset ``-window, ..., -1, +1, ..., +window``.
+    """
+    window = _check_positive_int("window", window)
+    offsets = np.concatenate([np.arange(-window, 0), np.arange(1, window + 1)])  # (2w,)
+    centre = np.arange(n_tokens)[:, None]  # (N, 1)
+    pos = centre + offsets[None, :]  # (N, 2w)
+    valid = (pos >= 0) & (pos < n_tokens)
+    if rng is not None:
+        reach = rng.integers(1, window + 1, size=n_tokens)  # b_i, (N,)
+        valid &= np.abs(offsets)[None, :] <= reach[:, None]
+    if doc is not None:
+        doc = np.asarray(doc)
+        if doc.shape != (n_tokens,):
+            raise ValueError(f"doc must have shape ({n_tokens},) like the ids, got {doc.shape}")
+        valid &= doc[np.clip(pos, 0, max(n_tokens - 1, 0))] == doc[:, None]
+    return pos, valid
+
+
+def skipgram_pairs(ids: np.ndarray, window: int, *, doc: np.ndarray | None = None,
+                   rng: np.random.Generator | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """All (centre, context) id pairs of skip-gram, ordered by centre position then offset.
+
+    ``skipgram_pairs([10, 11, 12], window=1)`` -> centres ``[10, 11, 11, 12]``,
+    contexts ``[11, 10, 12, 11]``. Pass ``rng`` for the shrunk (dynamic) window.
+    """
+    ids = np.asarray(ids)
+    if ids.ndim != 1 or (ids.size and ids.dtype.kind not in "iu"):
+        raise ValueError(f"ids must be a 1-D integer array, got shape {ids.shape} dtype {ids.dtype}")
+    pos, valid = window_positions(len(ids), window, doc=doc, rng=rng)  # (N, 2w)
+    rows, cols = np.nonzero(valid)
+    return ids[rows], ids[pos[rows, cols]]
+
+
+def cbow_windows(ids: np.ndarray, window: int, *, doc: np.ndarray | None = None,
+                 rng: np.random.Generator | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """CBOW examples: ``centres`` (M,) and their ``contexts`` (M, 2*window) padded with -1.
+
+    Positions without any context word (a one-word sentence) are dropped.
+    """
+    ids = np.asarray(ids)
+    if ids.ndim != 1:
+        raise ValueError(f"ids must be a 1-D integer array, got shape {ids.shape}")
+    pos, valid = window_positions(len(ids), window, doc=doc, rng=rng)
+    contexts = np.where(valid, ids[np.clip(pos, 0, max(len(ids) - 1, 0))], -1)  # (N, 2w)
+    has_context = valid.any(axis=1)
+    return ids[has_context], contexts[has_context]
+
+
+# ----------------------------------------------------------------------------- noise
+def noise_distribution(counts: np.ndarray, power: float = 0.75) -> np.ndarray:
+    """Negative-sampling distribution :math:`P_n(w) = f(w)^{0.75} / \\sum_v f(v)^{0.75}`."""
+    counts = np.asarray(counts, dtype=np.float64)
+    if counts.ndim != 1 or counts.size == 0 or np.any(counts < 0) or counts.sum() == 0:
+        raise ValueError(f"counts must be a non-empty 1-D array of non-negative numbers, got shape {counts.shape}")
+    p = counts ** power
+    return p / p.sum()
+
+
+def sample_negatives(probs: np.ndarray, size: int | tuple[int, ...], rng: np.random.Generator) -> np.ndarray:
+    """Draw word ids from ``probs`` by inverting the cumulative distribution (fast for big draws)."""
+    cdf = np.cumsum(probs)
+    draws = np.searchsorted(cdf, rng.random(size) * cdf[-1], side="right")
+    return np.minimum(draws, len(probs) - 1)
+
+
+TABLE_SIZE = 10_000_000
+
+
+def _noise_table(probs: np.ndarray, size: int = TABLE_SIZE) -> np.ndarray:
+    """The C tool's trick: a big array where word w fills about ``probs[w] * size`` cells,
+    so a uniform random cell is a draw from ``probs``. (size,) int64"""
+    edges = np.rint(np.cumsum(probs) / np.sum(probs) * size).astype(np.int64)  # (V,) cell where each word ends
+    cells = np.diff(edges, prepend=0)  # (V,) cells per word
+    return np.repeat(np.arange(len(probs), dtype=np.int64), cells)
+
+
+# ----------------------------------------------------------------------------- the SGNS loss in numpy
+def sigmoid(x: np.ndarray) -> np.ndarray:
+    """:math:`\\sigma(x) = 1 / (1 + e^{-x})`, computed without overflow for large |x|."""
+    x = np.asarray(x, dtype=np.float64)
+    e = np.exp(-np.abs(x))
+    return np.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e))
+
+
+def _log_sigmoid(x: np.ndarray) -> np.ndarray:
+    """:math:`\\log \\sigma(x) = -\\log(1 + e^{-x})`, stable."""
+    return -np.logaddexp(0.0, -x)
+
+
+def _check_sgns_shapes(v_c: np.ndarray, u_o: np.ndarray, u_neg: np.ndarray) -> None:
+    if v_c.ndim != 2:
+        raise ValueError(f"v_c must have shape (B, d), got {v_c.shape}")
+    B, d = v_c.shape
+    if u_o.shape != (B, d):
+        raise ValueError(f"u_o must have shape (B, d) = {(B, d)} like v_c, got {u_o.shape}")
+    if u_neg.ndim != 3 or u_neg.shape[0] != B or u_neg.shape[2] != d:
+        raise ValueError(f"u_neg must have shape (B, K, d) = ({B}, K, {d}), got {u_neg.shape}")
+
+
+def sgns_loss(v_c: np.ndarray, u_o: np.ndarray, u_neg: np.ndarray) -> float:
+    """Skip-gram negative-sampling loss, summed over a batch of B pairs:
+
+    .. math:: L = -\\sum_b \\Big[\\log\\sigma(u_o^\\top v_c) + \\sum_{k=1}^K \\log\\sigma(-u_k^\\top v_c)\\Big]
+
+    ``v_c`` (B, d) centre (input) vectors, ``u_o`` (B, d) true context (output) vectors,
+    ``u_neg`` (B, K, d) output vectors of the K sampled negatives.
+    """
+    v_c, u_o, u_neg = (np.asarray(a, dtype=np.float64) for a in (v_c, u_o, u_neg))
+    _check_sgns_shapes(v_c, u_o, u_neg)
+    pos = np.einsum("bd,bd->b", u_o, v_c)  # (B,)
+    neg = np.einsum("bkd,bd->bk", u_neg, v_c)  # (B, K)
+    return float(-(_log_sigmoid(pos).sum() + _log_sigmoid(-neg).sum()))
+
+
+def sgns_loss_and_grads(v_c: np.ndarray, u_o: np.ndarray, u_neg: np.ndarray
+                        ) -> tuple[float, np.ndarray, np.ndarray, np.ndarray]:
+    """The loss of :func:`sgns_loss` and its gradients, derived by hand:
+
+    .. math::
+        \\frac{\\partial L}{\\partial v_c} = (\\sigma(u_o^\\top v_c) - 1)\\,u_o + \\sum_k \\sigma(u_k^\\top v_c)\\,u_k,\\quad
+        \\frac{\\partial L}{\\partial u_o} = (\\sigma(u_o^\\top v_c) - 1)\\,v_c,\\quad
+        \\frac{\\partial L}{\\partial u_k} = \\sigma(u_k^\\top v_c)\\,v_c
+
+    Returns ``(loss, grad_v_c (B, d), grad_u_o (B, d), grad_u_neg (B, K, d))``.
+    """
+    v_c, u_o, u_neg = (np.asarray(a, dtype=np.float64) for a in (v_c, u_o, u_neg))
+    _check_sgns_shapes(v_c, u_o, u_neg)
+    pos = np.einsum("bd,bd->b", u_o, v_c)  # (B,)
+    neg = np.einsum("bkd,bd->bk", u_neg, v_c)  # (B, K)
+    loss = float(-(_log_sigmoid(pos).sum() + _log_sigmoid(-neg).sum()))
+    g_pos = sigmoid(pos) - 1.0  # dL/d(score of the true pair), (B,)
+    g_neg = sigmoid(neg)  # dL/d(score of each negative), (B, K)
+    grad_v = g_pos[:, None] * u_o + np.einsum("bk,bkd->bd", g_neg, u_neg)  # (B, d)
+    grad_u_o = g_pos[:, None] * v_c  # (B, d)
+    grad_u_neg = g_neg[:, :, None] * v_c[:, None, :]  # (B, K, d)
+    return loss, grad_v, grad_u_o, grad_u_neg
+
+
+def numerical_gradient(f: Callable[[np.ndarray], float], x: np.ndarray, eps: float = 1e-6) -> np.ndarray:
+    """Central finite differences: :math:`\\partial f/\\partial x_i \\approx (f(x + \\epsilon e_i) - f(x - \\epsilon e_i)) / 2\\epsilon`.
+
+    ``x`` must be a float64 array; it is perturbed in place and restored.
+    """
+    if not isinstance(x, np.ndarray) or x.dtype != np.float64:
+        raise ValueError(f"numerical_gradient needs a float64 numpy array, got "
+                         f"{type(x).__name__} {getattr(x, 'dtype', '')}")
+    grad = np.zeros_like(x)
+    flat, gflat = x.reshape(-1), grad.reshape(-1)
+    for i in range(flat.size):
+        old = flat[i]
+        flat[i] = old + eps
+        up = f(x)
+        flat[i] = old - eps
+        down = f(x)
+        flat[i] = old
+        gflat[i] = (up - down) / (2 * eps)
+    return grad
+
+
+# ----------------------------------------------------------------------------- the fast torch trainer
+@dataclass
+class Word2VecConfig:
+    sg: bool = True
+    vector_size: int = 100
+    window: int = 5
+    negative: int = 5
+    sample: float = 1e-3
+    min_count: int = 5
+    epochs: int = 5
+    lr: float = 0.025
+    min_lr: float = 1e-4
+    batch_size: int = 4096
+    seed: int = 0
+
+
+def _epoch_examples(cfg: Word2VecConfig, ids: np.ndarray, doc: np.ndarray, keep: np.ndarray,
+                    rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, int]:
+    """One epoch of training examples: subsample, shrink windows, make pairs (or CBOW windows), shuffle."""
+    mask = subsample(ids, keep, rng)
+    ids_e, doc_e = ids[mask], doc[mask]
+    if cfg.sg:
+        centres, contexts = skipgram_pairs(ids_e, cfg.window, doc=doc_e, rng=rng)
+    else:
+        centres, contexts = cbow_windows(ids_e, cfg.window, doc=doc_e, rng=rng)
+    order = rng.permutation(len(centres))
+    return centres[order], contexts[order], int(mask.sum())
+
+
+def _sgns_step(W: "torch.Tensor", V: int, centre: "torch.Tensor", target: "torch.Tensor",
+               negatives: "torch.Tensor", lr: float) -> float:
+    """One batched SGD step of skip-gram with negative sampling, gradients by hand (torch).
+
+    ``W`` (2V, d) stacks the input vectors (rows 0..V-1) over the output vectors
+    (rows V..2V-1), so one gather and one scatter-add serve both.
+    centre (B,) input ids, target (B,) true context ids, negatives (B, K).
+    """
+    import torch
+
+    B, K = negatives.shape
+    rows = torch.cat([centre[:, None], target[:, None] + V, negatives + V], dim=1)  # (B, 2+K)
+    E = W.index_select(0, rows.reshape(-1)).view(B, 2 + K, -1)  # (B, 2+K, d)
+    v, u = E[:, 0], E[:, 1:]  # (B, d), (B, 1+K, d)
+    scores = (u * v[:, None, :]).sum(-1)  # (B, 1+K): u_o.v_c, then u_k.v_c
+    g = torch.sigmoid(scores)  # dL/dscore = sigma(s) - label
+    g[:, 0] -= 1.0
+    g[:, 1:] *= negatives != target[:, None]  # a "negative" equal to the target is skipped (gensim)
+    g *= -lr  # fold the step size in now: the scatter below then adds -lr * gradient directly
+    steps = torch.empty_like(E)  # (B, 2+K, d)
+    torch.sum(g[:, :, None] * u, dim=1, out=steps[:, 0])  # -lr dL/dv_c = -lr sum_k g_k u_k
+    torch.mul(g[:, :, None], v[:, None, :], out=steps[:, 1:])  # -lr dL/du_k = -lr g_k v_c
+    W.index_add_(0, rows.reshape(-1), steps.view(B * (2 + K), -1))
+    return _batch_loss(scores)
+
+
+def _batch_loss(scores: "torch.Tensor") -> float:
+    """SGNS loss of a batch from its scores (B, 1+K): true pair first, then the negatives."""
+    import torch.nn.functional as F
+
+    return float(-F.logsigmoid(scores[:, 0]).sum() - F.logsigmoid(-scores[:, 1:]).sum())
+
+
+def _cbow_step(W: "torch.Tensor", V: int, centre: "torch.Tensor", context: "torch.Tensor",
+               negatives: "torch.Tensor", lr: float) -> float:
+    """One batched SGD step of CBOW: the mean of the context vectors predicts the centre.
+
+    context (B, 2w) padded with -1. As in the C tool and gensim (cbow_mean=1), each
+    context word receives the full error of the mean, not a 1/count share.
+    """
+    import torch
+
+    B, K = negatives.shape
+    present = context >= 0  # (B, 2w)
+    ctx = context.clamp(min=0)
+    count = present.sum(1, keepdim=True).clamp(min=1)  # (B, 1)
+    h = (W[ctx] * present[:, :, None]).sum(1) / count  # (B, d) mean of the context vectors
+    out_rows = torch.cat([centre[:, None], negatives], dim=1) + V  # (B, 1+K)
+    u = W.index_select(0, out_rows.reshape(-1)).view(B, 1 + K, -1)  # (B, 1+K, d)
+    scores = (u * h[:, None, :]).sum(-1)  # (B, 1+K)
+    g = torch.sigmoid(scores)
+    g[:, 0] -= 1.0
+    g[:, 1:] *= negatives != centre[:, None]
+    g *= -lr  # the scatter below adds -lr * gradient
+    step_h = (g[:, :, None] * u).sum(1)  # (B, d)  -lr dL/dh
+    step_u = g[:, :, None] * h[:, None, :]  # (B, 1+K, d)  -lr dL/du_k
+    per_word = step_h[:, None, :].expand(-1, ctx.shape[1], -1)[present]  # (n_ctx, d)
+    W.index_add_(0, torch.cat([ctx[present], out_rows.reshape(-1)]),
+                 torch.cat([per_word, step_u.reshape(B * (1 + K), -1)]))
+    return _batch_loss(scores)
+
+
+def train_word2vec(sentences: Sequence[Sequence[str]], *, sg: bool = True, vector_size: int = 100,
+                   window: int = 5, negative: int = 5, sample: float = 1e-3, min_count: int = 5,
+                   epochs: int = 5, lr: float = 0.025, seed: int = 0, progress: bool = True,
+                   min_lr: float = 1e-4, batch_size: int = 4096,
+                   threads: int | None = 1) -> WordVectors:
+    """Train skip-gram (``sg=True``) or CBOW with negative sampling; return the input vectors.
+
+    Each epoch draws a fresh subsample and fresh shrunk windows (numpy, vectorised),
+    shuffles the examples, and runs batched SGD in torch with hand-written gradients
+    (sparse ``index_add_`` updates). The learning rate falls linearly from ``lr`` to
+    ``min_lr`` over all batches of all epochs. ``wv.info`` reports the loss per epoch,
+    the effective words (after subsampling) and effective words per second.
+    ``threads`` sets torch's intra-op threads during training (None: leave torch's
+    setting); one thread is the default because these small gathers and scatters gain
+    little from more and lose much when other programs share the cores.
+    """
+    import torch
+
+    cfg = Word2VecConfig(sg=bool(sg), vector_size=_check_positive_int("vector_size", vector_size),
+                         window=_check_positive_int("window", window),
+                         negative=_check_positive_int("negative", negative), sample=sample,
+                         min_count=min_count, epochs=_check_positive_int("epochs", epochs), lr=lr,
+                         min_lr=min_lr, batch_size=_check_positive_int("batch_size", batch_size), seed=seed)
+    if not lr > 0 or not 0 <= min_lr <= lr:
+        raise ValueError(f"expected lr > 0 and 0 <= min_lr <= lr, got lr={lr}, min_lr={min_lr}")
+    vocab = build_vocab(sentences, min_count=min_count)
+    keep = keep_probabilities(vocab.counts, sample)
+    ids, doc = vocab.encode(sentences)
+    rng = np.random.default_rng(seed)
+    gen = torch.Generator().manual_seed(int(seed))
+    V, d = len(vocab), cfg.vector_size
+    W = torch.zeros(2 * V, d)  # rows 0..V-1: word (input) vectors; rows V..2V-1: context (output) vectors
+    W[:V] = (torch.rand(V, d, generator=gen) - 0.5) / d
+    noise_table = torch.from_numpy(_noise_table(noise_distribution(vocab.counts)))  # (TABLE_SIZE,)
+    step = _sgns_step if cfg.sg else _cbow_step
+    expected_words = float(keep[ids].sum()) * cfg.epochs  # to spread the lr decay over the whole run
+    words_done, losses, seconds, effective = 0.0, [], 0.0, 0
+    bar = _progress(cfg.epochs, progress)
+    old_threads = torch.get_num_threads()
+    if threads is not None:
+        torch.set_num_threads(_check_positive_int("threads", threads))
+    try:
+        with torch.no_grad():
+            for epoch in range(cfg.epochs):
+                t0 = time.perf_counter()
+                centres, contexts, n_words = _epoch_examples(cfg, ids, doc, keep, rng)
+                centres_t, contexts_t = torch.from_numpy(centres), torch.from_numpy(contexts)
+                n, total = len(centres), 0.0
+                for start in range(0, n, cfg.batch_size):
+                    stop = min(start + cfg.batch_size, n)
+                    progress_frac = min(1.0, (words_done + n_words * start / max(n, 1)) / expected_words)
+                    alpha = cfg.lr - (cfg.lr - cfg.min_lr) * progress_frac
+                    draws = torch.randint(len(noise_table), (stop - start, cfg.negative), generator=gen)
+                    negs = noise_table[draws]  # (B, K) ids drawn from the unigram^0.75 distribution
+                    total += step(W, V, centres_t[start:stop], contexts_t[start:stop], negs, alpha)
+                words_done += n_words
+                effective += n_words
+                seconds += time.perf_counter() - t0
+                losses.append(total / max(n, 1))
+                bar(epoch, losses[-1])
+    finally:
+        torch.set_num_threads(old_threads)
+    info = {"loss_per_epoch": losses, "effective_words": effective, "seconds": seconds,
+            "words_per_second": effective / max(seconds, 1e-9), "config": cfg, "counts": vocab.counts}
+    return WordVectors(vocab.words, W[:V].numpy().copy(), info=info)
+
+
+def _progress(total: int, enabled: bool) -> Callable[[int, float], None]:
+    """A tiny progress reporter: a tqdm bar when available, else nothing."""
+    if not enabled:
+        return lambda epoch, loss: None
+    try:
+        from tqdm.auto import tqdm
+    except ImportError:  # pragma: no cover
+        return lambda epoch, loss: print(f"epoch {epoch + 1}/{total}: loss {loss:.4f}")
+    bar = tqdm(total=total, desc="epochs", leave=False)
+
+    def update(epoch: int, loss: float) -> None:
+        bar.set_postfix(loss=f"{loss:.4f}")
+        bar.update(1)
+        if epoch + 1 == total:
+            bar.close()
+
+    return update

@@ -1,0 +1,189 @@
+"""course_lib.word2vec: exact pipeline pieces, gradients checked, formulas equal to gensim's."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from course_lib import word2vec as w2v
+
+
+def test_vocab_orders_by_count_and_drops_rare_words():
+    sents = [["b", "a", "c", "a"], ["b", "a", "d"]]
+    vocab = w2v.build_vocab(sents, min_count=2)
+    assert vocab.words == ["a", "b"]
+    assert vocab.counts.tolist() == [3, 2]
+    ids, doc = vocab.encode(sents)
+    assert ids.tolist() == [1, 0, 0, 1, 0]  # c and d are dropped before windowing, like gensim
+    assert doc.tolist() == [0, 0, 0, 1, 1]
+
+
+def test_vocab_equals_gensims():
+    from gensim.models import Word2Vec
+
+    sents = [["the", "cat", "sat", "on", "the", "mat"], ["a", "dog", "sat", "on", "a", "log"]] * 3
+    model = Word2Vec(min_count=2, vector_size=4)
+    model.build_vocab(sents)
+    vocab = w2v.build_vocab(sents, min_count=2)
+    # same words with the same counts; only the order among equal counts may differ
+    assert dict(zip(vocab.words, vocab.counts.tolist())) == {
+        w: model.wv.get_vecattr(w, "count") for w in model.wv.index_to_key}
+    assert np.all(np.diff(vocab.counts) <= 0)
+
+
+def test_keep_probabilities_equal_gensim():
+    from gensim.models import Word2Vec
+    from course_lib.datasets import load_sentences
+
+    sents = load_sentences("wiki")[:20]
+    for sample in (1e-3, 1e-4):
+        model = Word2Vec(min_count=5, sample=sample, vector_size=4)
+        model.build_vocab(sents)
+        vocab = w2v.build_vocab(sents, min_count=5)
+        ours = w2v.keep_probabilities(vocab.counts, sample)
+        theirs = np.array([model.wv.get_vecattr(w, "sample_int") for w in vocab.words]) / (2**32 - 1)
+        np.testing.assert_allclose(ours, theirs, atol=1e-8)
+        assert ours.min() < 0.5  # frequent words really are thinned out
+
+
+def test_keep_probability_formula_by_hand():
+    counts = np.array([1000, 10, 1])
+    t = 1e-2 * counts.sum()  # 10.11
+    expected = [(np.sqrt(1000 / t) + 1) * t / 1000, 1.0, 1.0]
+    np.testing.assert_allclose(w2v.keep_probabilities(counts, 1e-2), expected)
+
+
+def test_skipgram_pairs_on_a_hand_checked_text():
+    # "the quick brown fox" | "jumps over" with window 2; ids 0..5, two sentences
+    ids = np.array([0, 1, 2, 3, 4, 5])
+    doc = np.array([0, 0, 0, 0, 1, 1])
+    centres, contexts = w2v.skipgram_pairs(ids, 2, doc=doc)
+    pairs = list(zip(centres.tolist(), contexts.tolist()))
+    assert pairs == [(0, 1), (0, 2),
+                     (1, 0), (1, 2), (1, 3),
+                     (2, 0), (2, 1), (2, 3),
+                     (3, 1), (3, 2),
+                     (4, 5),
+                     (5, 4)]
+
+
+def test_cbow_windows_on_a_hand_checked_text():
+    centres, contexts = w2v.cbow_windows(np.array([7, 8, 9]), 1)
+    assert centres.tolist() == [7, 8, 9]
+    assert contexts.tolist() == [[-1, 8], [7, 9], [8, -1]]
+
+
+def test_dynamic_window_shrinks_like_word2vec():
+    """With b ~ U{1..w}, a context at distance d is used with probability (w - d + 1) / w."""
+    rng = np.random.default_rng(0)
+    n, w = 200_000, 5
+    pos, valid = w2v.window_positions(n, w, rng=rng)
+    dist = np.abs(pos - np.arange(n)[:, None])[valid]
+    freq = np.bincount(dist, minlength=w + 1)[1:] / (2 * n)
+    np.testing.assert_allclose(freq, (w - np.arange(1, w + 1) + 1) / w, atol=0.005)
+    full_c, full_o = w2v.skipgram_pairs(np.arange(50), 3)
+    c, o = w2v.skipgram_pairs(np.arange(50), 3, rng=np.random.default_rng(1))
+    assert set(zip(c, o)) < set(zip(full_c, full_o))
+
+
+def test_noise_distribution_and_sampling():
+    counts = np.array([100, 10, 1])
+    p = w2v.noise_distribution(counts)
+    np.testing.assert_allclose(p, counts**0.75 / (counts**0.75).sum())
+    draws = w2v.sample_negatives(p, 100_000, np.random.default_rng(0))
+    np.testing.assert_allclose(np.bincount(draws, minlength=3) / 1e5, p, atol=0.01)
+    table = w2v._noise_table(p, size=100_000)
+    np.testing.assert_allclose(np.bincount(table, minlength=3) / 1e5, p, atol=1e-4)
+
+
+def _random_batch(B=3, K=4, d=5, seed=0):
+    rng = np.random.default_rng(seed)
+    return rng.normal(size=(B, d)), rng.normal(size=(B, d)), rng.normal(size=(B, K, d))
+
+
+def test_sgns_gradients_pass_the_finite_difference_check():
+    v_c, u_o, u_neg = _random_batch()
+    loss, g_v, g_o, g_neg = w2v.sgns_loss_and_grads(v_c, u_o, u_neg)
+    assert loss == pytest.approx(w2v.sgns_loss(v_c, u_o, u_neg))
+    for x, g in [(v_c, g_v), (u_o, g_o), (u_neg, g_neg)]:
+        num = w2v.numerical_gradient(lambda _: w2v.sgns_loss(v_c, u_o, u_neg), x)
+        np.testing.assert_allclose(g, num, rtol=1e-6, atol=1e-8)
+
+
+def test_sgns_loss_and_gradients_equal_torch_autograd():
+    v_c, u_o, u_neg = _random_batch(seed=1)
+    t = [torch.tensor(a, requires_grad=True) for a in (v_c, u_o, u_neg)]
+    loss = -(torch.nn.functional.logsigmoid((t[1] * t[0]).sum(-1)).sum()
+             + torch.nn.functional.logsigmoid(-torch.einsum("bkd,bd->bk", t[2], t[0])).sum())
+    loss.backward()
+    ours = w2v.sgns_loss_and_grads(v_c, u_o, u_neg)
+    assert ours[0] == pytest.approx(loss.item(), rel=1e-12)
+    for g, tt in zip(ours[1:], t):
+        np.testing.assert_allclose(g, tt.grad.numpy(), rtol=1e-10)
+
+
+def test_a_gradient_bug_is_caught_by_the_check():
+    v_c, u_o, u_neg = _random_batch()
+    _, g_v, _, _ = w2v.sgns_loss_and_grads(v_c, u_o, u_neg)
+    num = w2v.numerical_gradient(lambda _: w2v.sgns_loss(v_c, u_o, u_neg), v_c)
+    assert not np.allclose(g_v * 1.01, num, rtol=1e-6, atol=1e-8)
+
+
+def test_torch_step_applies_the_numpy_gradients():
+    """One batched trainer step moves each vector by -lr times the hand-derived gradient."""
+    V, d, lr = 12, 6, 0.1
+    rng = np.random.default_rng(0)
+    W = torch.tensor(rng.normal(size=(2 * V, d)), dtype=torch.float64)
+    centre, target, negs = torch.tensor([0, 1]), torch.tensor([2, 3]), torch.tensor([[4, 5], [6, 7]])
+    before = W.clone()
+    loss = w2v._sgns_step(W, V, centre, target, negs, lr)
+    v, uo, un = before[centre].numpy(), before[target + V].numpy(), before[negs + V].numpy()
+    ref_loss, g_v, g_o, g_n = w2v.sgns_loss_and_grads(v, uo, un)
+    assert loss == pytest.approx(ref_loss)
+    np.testing.assert_allclose(W[centre].numpy(), v - lr * g_v, rtol=1e-10)
+    np.testing.assert_allclose(W[target + V].numpy(), uo - lr * g_o, rtol=1e-10)
+    np.testing.assert_allclose(W[negs + V].numpy(), un - lr * g_n, rtol=1e-10)
+
+
+def _two_topic_corpus(n=400, seed=0):
+    rng = np.random.default_rng(seed)
+    topics = [["cat", "dog", "mouse", "pet", "fur"] + [f"animal{i}" for i in range(30)],
+              ["car", "road", "wheel", "engine", "fuel"] + [f"vehicle{i}" for i in range(30)]]
+    return [list(rng.choice(topics[i % 2], size=12)) for i in range(n)]
+
+
+@pytest.mark.parametrize("sg", [True, False])
+def test_training_separates_two_topics(sg):
+    wv = w2v.train_word2vec(_two_topic_corpus(), sg=sg, vector_size=16, window=3, min_count=1,
+                            epochs=5, sample=0, progress=False, batch_size=64)
+    same = np.mean([wv.similarity("cat", w) for w in ["dog", "mouse", "pet", "fur"]])
+    other = np.mean([wv.similarity("cat", w) for w in ["car", "road", "wheel", "engine"]])
+    assert same > other + 0.3
+    losses = wv.info["loss_per_epoch"]
+    assert losses[-1] < losses[0]
+    assert wv.info["effective_words"] > 0
+
+
+def test_training_is_deterministic():
+    a = w2v.train_word2vec(_two_topic_corpus(50), vector_size=8, min_count=1, epochs=1, progress=False)
+    b = w2v.train_word2vec(_two_topic_corpus(50), vector_size=8, min_count=1, epochs=1, progress=False)
+    np.testing.assert_array_equal(a.vectors, b.vectors)
+
+
+def test_bad_input_gets_clear_errors():
+    with pytest.raises(ValueError, match="corpus is empty"):
+        w2v.train_word2vec([], progress=False)
+    with pytest.raises(ValueError, match="corpus is empty"):
+        w2v.build_vocab([[], []])
+    with pytest.raises(ValueError, match="min_count=5 leaves no words"):
+        w2v.train_word2vec([["a", "b", "a"]], progress=False)
+    with pytest.raises(ValueError, match="window must be an integer >= 1"):
+        w2v.train_word2vec([["a", "b"]], min_count=1, window=0, progress=False)
+    with pytest.raises(ValueError, match="list of token lists"):
+        w2v.build_vocab("a text, not tokens")
+    with pytest.raises(ValueError, match="tokenize the text first"):
+        w2v.build_vocab(["a sentence", "another"])
+    with pytest.raises(ValueError, match=r"u_neg must have shape \(B, K, d\)"):
+        w2v.sgns_loss(np.zeros((2, 3)), np.zeros((2, 3)), np.zeros((2, 3)))
+    with pytest.raises(ValueError, match="sample must lie in"):
+        w2v.keep_probabilities(np.array([3, 2]), sample=1.5)
