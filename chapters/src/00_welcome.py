@@ -133,11 +133,11 @@ except AssertionError as err:
 # Each chapter ends with a few exercises. An exercise is a pair of cells:
 #
 # 1. a **solution cell** holding a function for you to complete. In the student version
-#    the body between `### BEGIN SOLUTION` and `### END SOLUTION` is replaced by
-#    `raise NotImplementedError()`;
+#    the code between the two solution marker comments (lines starting with `###`) is
+#    replaced by `raise NotImplementedError()`;
 # 2. a **test cell** right after it, full of `expect(...)` lines. It fails until your function
-#    is right. Instructors can add hidden tests between `### BEGIN HIDDEN TESTS` and
-#    `### END HIDDEN TESTS`: they are removed from the student version and used for grading.
+#    is right. Instructors can add hidden tests between two hidden-test marker comments: they
+#    are removed from the student version and used for grading.
 #
 # These are the conventions of [nbgrader](https://nbgrader.readthedocs.io), so an instructor
 # can use nbgrader itself or `make labs` to produce student versions. In this repository the
@@ -279,6 +279,31 @@ assert check([link.source[1] + " -> " + link.target[1] for link in links],
              ["value -> selected_index", "value -> value"], name="client-side links")
 
 # %% [markdown]
+# ### A preview: the attention view
+#
+# From chapter 04 on, a model's *attention* says, for every token, how much it looks at each
+# earlier token: a table of weights where every row sums to 1. `course_lib.widgets.attention_view`
+# draws such a table as a heatmap with a menu per layer and head. Here are two hand-made
+# patterns on a line of the play, nothing learned yet: head 0 looks only at the previous
+# token, head 1 spreads its attention evenly over everything before it. Pick a head in the
+# menu (a static picture stands in where widgets cannot run).
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+from course_lib.widgets import attention_view
+
+line_tokens = "Love all , trust a few , do wrong to none".split()
+T = len(line_tokens)
+previous_token = np.eye(T, k=-1)                                  # (T, T): row t has a 1 at t-1
+previous_token[0, 0] = 1.0                                        # the first token can only look at itself
+causal_average = np.tril(np.ones((T, T))) / np.arange(1, T + 1)[:, None]   # (T, T): rows sum to 1
+patterns = np.stack([previous_token, causal_average])             # (H=2, T, T)
+attention_view(patterns, line_tokens, title="two hand-made attention heads")
+
+# %%
+assert check(patterns.sum(-1), np.ones((2, T)), name="every row of attention sums to 1")
+
+# %% [markdown]
 # ## Summary
 #
 # | you met | where it lives |
@@ -288,7 +313,7 @@ assert check([link.source[1] + " -> " + link.target[1] for link in links],
 # | the environment check | `course_lib.doctor` (`course_lib/core.py`) |
 # | check cells and exercise tests | `course_lib.checks.check`, `course_lib.checks.expect` (`course_lib/checks.py`) |
 # | the shipped texts | `course_lib.datasets.load_text` and friends (`course_lib/datasets.py`, files in `datasets/`) |
-# | widgets | `ipywidgets`; the attention views come in `course_lib/widgets.py` (chapters 04-08) |
+# | widgets | `ipywidgets`; the attention views `attention_view`, `head_view` in `course_lib/widgets.py` (chapters 04-08) |
 #
 # Next: **01 · From text to numbers**, where the characters you just counted become the
 # first numbers a language model sees.
