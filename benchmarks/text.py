@@ -10,7 +10,7 @@ measured side by side are what to compare.
 """
 from __future__ import annotations
 
-import time
+import timeit
 from typing import Callable
 
 import numpy as np
@@ -25,12 +25,7 @@ from course_lib.text import Vocab, embedding_lookup, one_hot, word_tokenize
 
 def best_of(fn: Callable[[], object], repeats: int) -> float:
     """Fastest of ``repeats`` runs, in seconds: the run least disturbed by other programs."""
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return min(times)
+    return min(timeit.repeat(fn, number=1, repeat=repeats))
 
 
 def main() -> None:

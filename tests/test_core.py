@@ -90,9 +90,9 @@ def test_fast_mode_rejects_unclear_values(monkeypatch, value):
 
 # --- doctor --------------------------------------------------------------------------------------
 
-def _doctor_lines(**kwargs) -> tuple[bool, list[str]]:
+def _doctor_lines() -> tuple[bool, list[str]]:
     lines: list[str] = []
-    ok = course_lib.doctor(print_fn=lines.append, **kwargs)
+    ok = course_lib.doctor(print_fn=lines.append)
     return ok, lines
 
 
@@ -129,19 +129,13 @@ def test_doctor_flags_missing_data(monkeypatch, tmp_path):
     assert lines[-1].startswith("Fix the PROBLEM lines")
 
 
-def test_doctor_flags_missing_widgets(monkeypatch):
+@pytest.mark.parametrize("module,expected", [("ipywidgets", "ipywidgets is not installed"),
+                                             ("gensim", "missing (needed for")])
+def test_doctor_flags_a_missing_package(monkeypatch, module, expected):
     real = core._version
-    monkeypatch.setattr(core, "_version", lambda m: None if m == "ipywidgets" else real(m))
+    monkeypatch.setattr(core, "_version", lambda m: None if m == module else real(m))
     ok, lines = _doctor_lines()
     assert ok is False
-    line = next(line for line in lines if " widgets " in line)
-    assert line.startswith("PROBLEM") and "ipywidgets is not installed" in line
-
-
-def test_doctor_flags_missing_package(monkeypatch):
-    real = core._version
-    monkeypatch.setattr(core, "_version", lambda m: None if m == "gensim" else real(m))
-    ok, lines = _doctor_lines()
-    assert ok is False
-    line = next(line for line in lines if " gensim " in line)
-    assert line.startswith("PROBLEM") and "missing" in line
+    name = "widgets" if module == "ipywidgets" else module
+    line = next(line for line in lines if f" {name} " in line)
+    assert line.startswith("PROBLEM") and expected in line
