@@ -379,8 +379,8 @@ def _rss_kib(field: str) -> int:
 def peak_memory(fn: Callable[[], object]) -> int:
     """Bytes of resident memory that ``fn()`` needed on top of what was in use before it ran (Linux only).
 
-    How: make glibc hand big blocks straight back to the system (a fixed mmap threshold),
-    reset the kernel's high-water mark of resident memory (``/proc/self/clear_refs``),
+    How: make glibc hand big blocks straight back to the system (a fixed mmap threshold) and
+    release the free pages it still holds (``malloc_trim``), reset the kernel's high-water mark of resident memory (``/proc/self/clear_refs``),
     call ``fn``, then read the high-water mark (VmHWM) and subtract the resident size
     before the call. torch's CPU allocator does not cache, so every tensor ``fn``
     creates is in that difference; the result is exact to a few pages.
@@ -390,11 +390,13 @@ def peak_memory(fn: Callable[[], object]) -> int:
     import ctypes
     import gc
 
-    try:
-        ctypes.CDLL("libc.so.6").mallopt(-3, 128 * 1024)  # M_MMAP_THRESHOLD: blocks >= 128 KiB use mmap
-    except OSError:  # pragma: no cover - musl and friends: their malloc returns big blocks anyway
-        pass
     gc.collect()
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        libc.mallopt(-3, 128 * 1024)  # M_MMAP_THRESHOLD: new blocks >= 128 KiB come from (and go back to) mmap
+        libc.malloc_trim(0)           # give freed heap pages back, so reusing them shows up as new pages
+    except (OSError, AttributeError):  # pragma: no cover - musl and friends return big blocks anyway
+        pass
     before = _rss_kib("VmRSS")
     with open("/proc/self/clear_refs", "w") as f:
         f.write("5")                                         # reset VmHWM to the current RSS
