@@ -370,8 +370,9 @@ assert check(emb(torch.from_numpy(sentence_ids)), by_index, name="torch.nn.Embed
 # %%
 try:
     W @ sentence_ids          # (V, d) @ (T,): the inner sizes d=64 and T=10 do not match
-except ValueError as err:
-    print("ValueError:", err)
+except ValueError:            # numpy's own wording varies between versions, so we print ours
+    print(f"ValueError: (V, d) = {W.shape} @ (T,) = {sentence_ids.shape}: "
+          f"the inner sizes {W.shape[1]} and {len(sentence_ids)} differ")
 
 # %% [markdown]
 # It fails whenever $T \ne d$. Worse, when the sizes happen to agree it runs and returns
