@@ -45,9 +45,9 @@ __all__ = ["attention_view", "head_view", "plot_attention", "plot_head_view", "A
            "as_attention_array"]
 
 MEAN = "mean"                 # the head selector's "average of heads" choice
-RECT_CELLS_MAX = 576          # up to 24 x 24 cells: one <rect> per cell, each with a tooltip
-MIN_LINE_WEIGHT = 0.01        # the head view draws no line thinner than this
-MAX_LINES_PER_QUERY = 16      # ... and at most this many lines per query token
+RECT_CELLS_MAX = 144          # up to 12 x 12 cells: one <rect> per cell, each with a tooltip
+MIN_LINE_WEIGHT = 0.02        # the head view draws no line lighter than this
+MAX_LINES_PER_QUERY = 10      # ... and at most this many lines per query token
 CMAP = "Blues"
 HEAD_COLOURS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b",
                 "#e377c2", "#7f7f7f", "#bcbd22", "#17becf"]
@@ -242,16 +242,16 @@ def heatmap_svg(w: np.ndarray, keys: list[str], queries: list[str], *, caption: 
     """
     Tq, Tk = w.shape                                           # (Tq, Tk)
     vmax = float(w.max()) or 1.0
-    cell = float(np.clip(560 / max(Tq, Tk), 9, 30))
+    cell = int(np.clip(560 // max(Tq, Tk), 9, 30))           # whole pixels: crisp, short SVG
     font = float(min(12.0, max(8.0, cell * 0.85)))
     angle = -60 if cell >= 14 else -90                         # steep key labels when cells are narrow
     qlabels = [_display_token(t) for t in queries]
     klabels = [_display_token(t) for t in keys]
-    left = max(_text_width(t, font) for t in qlabels) + 8
+    left = round(max(_text_width(t, font) for t in qlabels) + 8)
     top = 26 + max(_text_width(t, font) for t in klabels) * (0.87 if angle == -60 else 1.0) + 6  # title, keys
     foot = f"colour: 0 (white) to {vmax:.3g} (dark blue); hover a query token to highlight its row"
     width = max(left + Tk * cell + 10, _text_width(caption, 13) + 10, _text_width(foot, 11) + 10)
-    height = top + Tq * cell + 24
+    top, height = round(top), round(top + Tq * cell + 24)
     out = [f'<svg xmlns="http://www.w3.org/2000/svg" class="clw-heatmap" width="{width:.0f}" '
            f'height="{height:.0f}" viewBox="0 0 {width:.0f} {height:.0f}" '
            f'font-family="sans-serif" font-size="{font:.0f}">',
@@ -274,10 +274,9 @@ def heatmap_svg(w: np.ndarray, keys: list[str], queries: list[str], *, caption: 
                    f'dominant-baseline="central">{_esc(lab)}</text>')
         if as_rects:
             for j in range(Tk):
-                out.append(f'<rect class="clw-cell" data-q="{i}" data-k="{j}" data-w="{w[i, j]:.4f}" '
-                           f'x="{left + j * cell:.1f}" y="{y:.1f}" width="{cell:.1f}" height="{cell:.1f}" '
-                           f'fill="{colours[i, j]}"><title>{_esc(lab)} → {_esc(klabels[j])}: '
-                           f"{w[i, j]:.3f}</title></rect>")
+                out.append(f'<rect class="clw-cell" data-k="{j}" data-w="{w[i, j]:.4f}" x="{left + j * cell:.0f}" '
+                           f'y="{y:.0f}" width="{cell}" height="{cell}" fill="{colours[i, j]}">'
+                           f"<title>{_esc(lab)} → {_esc(klabels[j])}: {w[i, j]:.3f}</title></rect>")
         else:
             out.append(f'<rect class="clw-hit" x="{left:.1f}" y="{y:.1f}" width="{Tk * cell:.1f}" '
                        f'height="{cell:.1f}"/>')
@@ -356,11 +355,25 @@ def _kept_lines(row: np.ndarray) -> list[int]:
 # matplotlib pictures (static fallback, save(), and plots in the chapters)
 # --------------------------------------------------------------------------------------------
 
-def _new_figure(width: float, height: float):
-    """A Figure that is not registered with pyplot, so nothing pops up or displays twice."""
+def _new_figure(width: float, height: float, *, pyplot: bool):
+    """A Figure at dpi 80. With pyplot=True it is registered with pyplot like plt.subplots
+    (shown at the end of a notebook cell, or by plt.show()); otherwise it is a detached
+    Figure that never pops up (used for the widget's static picture and for save())."""
+    if pyplot:
+        import matplotlib.pyplot as plt
+
+        return plt.figure(figsize=(width, height), dpi=80, layout="constrained")
     from matplotlib.figure import Figure
 
     return Figure(figsize=(width, height), dpi=80, layout="constrained")
+
+
+def _view_title(layer_names: list[str], layer: int, head: int | str) -> str:
+    return f"{layer_names[layer]}, " + ("mean of heads" if head == MEAN else f"head {head}")
+
+
+def _head_colour(head: int | str) -> str:
+    return MEAN_COLOUR if head == MEAN else HEAD_COLOURS[int(head) % len(HEAD_COLOURS)]
 
 
 def plot_attention(weights: Any, tokens: Any, query_tokens: Any = None, *, layer: int = 0,
@@ -369,22 +382,25 @@ def plot_attention(weights: Any, tokens: Any, query_tokens: Any = None, *, layer
 
     weights: (Tq, Tk), (H, Tq, Tk) or (L, H, Tq, Tk); rows are query tokens, columns key
     tokens, and cell (q, k) is how much query q reads key k (softmax over k, rows sum to 1).
-    head may be 'mean' for the average over heads. Give ``ax`` to draw into your own axes.
+    head may be 'mean' for the average over heads. Give ``ax`` to draw into your own axes;
+    otherwise a new pyplot figure is made (shown by plt.show() or at the end of the cell, so
+    write ``fig = plot_attention(...)`` rather than ending the cell with the call: that would
+    show it twice).
     """
     p = _prepare(weights, tokens, query_tokens, None, max_tokens)
     w = _head_weights(p.weights, layer, head)                  # (Tq, Tk)
     if p.note:
         print(p.note)
-    return _draw_heatmap(w, p.tokens, p.query_tokens, ax=ax,
-                         title=f"{p.layer_names[layer]}, " + ("mean of heads" if head == MEAN else f"head {head}"))
+    return _draw_heatmap(w, p.tokens, p.query_tokens, ax=ax, pyplot=True,
+                         title=_view_title(p.layer_names, layer, head))
 
 
-def _draw_heatmap(w: np.ndarray, keys: list[str], queries: list[str], *, ax: Any = None, title: str = ""):
-    Tq, Tk = w.shape
+def _draw_heatmap(w: np.ndarray, keys: list[str], queries: list[str], *, ax: Any = None,
+                  pyplot: bool = False, title: str = ""):
+    Tq, Tk = w.shape                                           # (Tq, Tk)
     if ax is None:
         size = float(np.clip(0.28 * max(Tq, Tk) + 2, 3.5, 10))
-        fig = _new_figure(size * 1.1, size)
-        ax = fig.add_subplot()
+        ax = _new_figure(size * 1.1, size, pyplot=pyplot).add_subplot()
     fig = ax.figure
     im = ax.imshow(w, cmap=CMAP, vmin=0.0, vmax=float(w.max()) or 1.0, aspect="auto", interpolation="nearest")
     fs = 9 if max(Tq, Tk) <= 32 else 6
@@ -400,25 +416,25 @@ def _draw_heatmap(w: np.ndarray, keys: list[str], queries: list[str], *, ax: Any
 
 def plot_head_view(weights: Any, tokens: Any, query_tokens: Any = None, *, layer: int = 0,
                    head: int | str = 0, ax: Any = None, max_tokens: int = 64):
-    """Draw the head view (query tokens left, key tokens right, line opacity = weight); return the Figure."""
+    """Draw the head view (query tokens left, key tokens right, line opacity = weight) and
+    return the Figure; the same lines as the widget's (see MIN_LINE_WEIGHT)."""
     p = _prepare(weights, tokens, query_tokens, None, max_tokens)
-    w = _head_weights(p.weights, layer, head)
+    w = _head_weights(p.weights, layer, head)                  # (Tq, Tk)
     if p.note:
         print(p.note)
-    colour = MEAN_COLOUR if head == MEAN else HEAD_COLOURS[int(head) % len(HEAD_COLOURS)]
-    return _draw_lines(w, p.tokens, p.query_tokens, colour=colour, ax=ax,
-                       title=f"{p.layer_names[layer]}, " + ("mean of heads" if head == MEAN else f"head {head}"))
+    return _draw_lines(w, p.tokens, p.query_tokens, colour=_head_colour(head), ax=ax, pyplot=True,
+                       title=_view_title(p.layer_names, layer, head))
 
 
 def _draw_lines(w: np.ndarray, keys: list[str], queries: list[str], *, colour: str, ax: Any = None,
-                title: str = ""):
+                pyplot: bool = False, title: str = ""):
+    from matplotlib.collections import LineCollection
     from matplotlib.colors import to_rgba
 
-    Tq, Tk = w.shape
+    Tq, Tk = w.shape                                           # (Tq, Tk)
     n = max(Tq, Tk)
     if ax is None:
-        fig = _new_figure(4.5, float(np.clip(0.25 * n + 1, 3, 14)))
-        ax = fig.add_subplot()
+        ax = _new_figure(4.5, float(np.clip(0.25 * n + 1, 3, 14)), pyplot=pyplot).add_subplot()
     fig = ax.figure
     fs = 9 if n <= 32 else 6
     ax.set_xlim(-0.6, 1.6)
@@ -428,10 +444,10 @@ def _draw_lines(w: np.ndarray, keys: list[str], queries: list[str], *, colour: s
         ax.text(-0.02, i, _display_token(t), ha="right", va="center", fontsize=fs)
     for j, t in enumerate(keys):
         ax.text(1.02, j, _display_token(t), ha="left", va="center", fontsize=fs)
-    for i in range(Tq):
-        for j in range(Tk):
-            if w[i, j] >= MIN_LINE_WEIGHT:
-                ax.plot([0, 1], [i, j], color=to_rgba(colour, float(min(w[i, j], 1.0))), lw=1.5)
+    pairs = [(i, j) for i in range(Tq) for j in _kept_lines(w[i])]
+    segments = [[(0.0, i), (1.0, j)] for i, j in pairs]
+    colours = [to_rgba(colour, float(min(w[i, j], 1.0))) for i, j in pairs]
+    ax.add_collection(LineCollection(segments, colors=colours, linewidths=1.5))
     if title:
         ax.set_title(title)
     return fig
@@ -503,11 +519,10 @@ class AttentionWidget(_widget_base()):  # type: ignore[misc]
     def svg(self, layer: int, head: int | str) -> str:
         """The pre-rendered SVG for one layer and head (or 'mean')."""
         w = _head_weights(self.weights, layer, head)           # (Tq, Tk)
-        caption = f"{self.layer_names[layer]}, " + ("mean of heads" if head == MEAN else f"head {head}")
+        caption = _view_title(self.layer_names, layer, head)
         if self.kind == "heatmap":
             return heatmap_svg(w, self.tokens, self.query_tokens, caption=caption)
-        colour = MEAN_COLOUR if head == MEAN else HEAD_COLOURS[int(head) % len(HEAD_COLOURS)]
-        return lines_svg(w, self.tokens, self.query_tokens, colour=colour, caption=caption)
+        return lines_svg(w, self.tokens, self.query_tokens, colour=_head_colour(head), caption=caption)
 
     def figure(self, layer: int | None = None, head: int | str | None = None):
         """A matplotlib Figure of the selection (or of the layer/head given)."""
@@ -515,13 +530,12 @@ class AttentionWidget(_widget_base()):  # type: ignore[misc]
         layer = cur_layer if layer is None else layer
         head = cur_head if head is None else head
         w = _head_weights(self.weights, layer, head)
-        title = f"{self.layer_names[layer]}, " + ("mean of heads" if head == MEAN else f"head {head}")
+        title = _view_title(self.layer_names, layer, head)
         if self.title:
             title = f"{self.title}\n{title}"
         if self.kind == "heatmap":
             return _draw_heatmap(w, self.tokens, self.query_tokens, title=title)
-        colour = MEAN_COLOUR if head == MEAN else HEAD_COLOURS[int(head) % len(HEAD_COLOURS)]
-        return _draw_lines(w, self.tokens, self.query_tokens, colour=colour, title=title)
+        return _draw_lines(w, self.tokens, self.query_tokens, colour=_head_colour(head), title=title)
 
     def save(self, path: str | Path) -> Path:
         """Write the current selection as a picture; the format follows the suffix (.png or .svg)."""

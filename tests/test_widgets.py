@@ -183,10 +183,11 @@ def expected_hex(weights: np.ndarray) -> np.ndarray:
 def cell_fills(svg: str, Tq: int, Tk: int) -> tuple[np.ndarray, np.ndarray]:
     root = parse_svg(svg)
     fills, values = np.empty((Tq, Tk), dtype=object), np.full((Tq, Tk), np.nan)
-    for rect in root.iter(SVG_NS + "rect"):
-        if rect.get("class") == "clw-cell":
-            q, k = int(rect.get("data-q")), int(rect.get("data-k"))
-            fills[q, k], values[q, k] = rect.get("fill"), float(rect.get("data-w"))
+    for row in root.iter(SVG_NS + "g"):
+        for rect in row.iter(SVG_NS + "rect"):
+            if rect.get("class") == "clw-cell":
+                q, k = int(row.get("data-query")), int(rect.get("data-k"))
+                fills[q, k], values[q, k] = rect.get("fill"), float(rect.get("data-w"))
     assert not np.isnan(values).any(), "every (query, key) cell should be drawn once"
     return fills, values
 
@@ -339,9 +340,12 @@ def test_html_export_uses_widget_state_or_falls_back_to_the_png():
 # --------------------------------------------------------------------------- matplotlib plots
 
 def test_plot_attention_draws_the_selected_head():
+    import matplotlib.pyplot as plt
+
     w = random_weights(2, 3, 6, 6, seed=7)
     fig = plot_attention(w, TOKENS, layer=1, head=2)
     assert isinstance(fig, Figure)
+    assert plt.fignum_exists(fig.number)                     # a pyplot figure: plt.show() shows it
     ax = fig.axes[0]
     np.testing.assert_allclose(ax.images[0].get_array(), w[1, 2])
     assert [t.get_text() for t in ax.get_yticklabels()] == TOKENS
@@ -354,4 +358,17 @@ def test_plot_attention_draws_the_selected_head():
         plot_attention(w, TOKENS, head=3)
     with pytest.raises(ValueError, match=r"layer should be an integer in \[0, 2\), got 5"):
         plot_attention(w, TOKENS, layer=5)
-    assert isinstance(plot_head_view(w, TOKENS, layer=1, head="mean"), Figure)
+    fig_lines = plot_head_view(w, TOKENS, layer=1, head="mean")
+    segments = fig_lines.axes[0].collections[0].get_segments()
+    assert len(segments) == int((w[1].mean(axis=0) >= W.MIN_LINE_WEIGHT).sum())
+    plt.close("all")
+
+
+def test_static_pictures_do_not_leak_pyplot_figures(tmp_path):
+    import matplotlib.pyplot as plt
+
+    plt.close("all")
+    view = head_view(random_weights(2, 6, 6), TOKENS)
+    view._repr_mimebundle_()
+    view.save(tmp_path / "v.png")
+    assert plt.get_fignums() == []                           # nothing pops up, nothing accumulates
