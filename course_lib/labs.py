@@ -33,6 +33,7 @@ import csv
 import json
 import os
 import re
+import subprocess
 import sys
 import tempfile
 import time
@@ -292,7 +293,9 @@ def _error_message(cell: NotebookNode) -> str | None:
 
 def _start_kernel(client, cwd: str, env: dict) -> None:
     client.km = client.create_kernel_manager()
-    client.start_new_kernel(cwd=cwd, env=env)
+    # the kernel's own stderr (connection warnings, tracebacks of a killed cell) is noise here:
+    # what matters is in the cell outputs
+    client.start_new_kernel(cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     client.start_new_kernel_client()
 
 
