@@ -67,15 +67,15 @@ def _check_qkv(q: object, k: object, v: object, fn: str) -> None:
 
 
 def _check_mask(mask: object, target: tuple[int, ...], fn: str, name: str = "mask") -> torch.Tensor:
-    """A mask must end in exactly (Tq, Tk); other dims are 1 or equal to the target's."""
+    """A mask ends in (Tq, Tk) or (1, Tk); every other dim is 1 or equal to the target's."""
     if not isinstance(mask, torch.Tensor):
         raise ValueError(f"{fn} expected {name} to be a torch.Tensor (bool or float), got {type(mask).__name__}")
     if mask.dtype != torch.bool and not mask.is_floating_point():
         raise ValueError(f"{fn} expected a boolean {name} (True = may attend) or a float {name} (added to the "
                          f"scores), got dtype {mask.dtype}")
-    if mask.ndim < 2 or mask.ndim > len(target) or _shape(mask)[-2:] != target[-2:]:
-        raise ValueError(f"{fn} expected {name} of shape (Tq, Tk) = {target[-2:]}, optionally with leading dims "
-                         f"broadcastable to {target[:-2]}, got {_shape(mask)}")
+    if mask.ndim < 2 or mask.ndim > len(target) or mask.shape[-1] != target[-1] or mask.shape[-2] not in (1, target[-2]):
+        raise ValueError(f"{fn} expected {name} of shape (Tq, Tk) = {target[-2:]} (or (1, Tk): the same for every "
+                         f"query), optionally with leading dims broadcastable to {target[:-2]}, got {_shape(mask)}")
     lead, want = _shape(mask)[:-2], target[len(target) - mask.ndim:-2]
     if any(m not in (1, w) for m, w in zip(lead, want)):
         raise ValueError(f"{fn} expected {name} whose leading dims are 1 or match {want}, got {_shape(mask)} "
@@ -215,7 +215,7 @@ class MultiHeadAttention(nn.Module):
     * key_padding_mask (B, Tk) bool: True marks a PADDING key (torch.nn.MultiheadAttention's
       convention). Build it as ``~padding_mask(lengths, Tk)``.
     * attn_mask: bool with True = ALLOWED (like ``causal_mask``), or float added to the scores;
-      shape (Tq, Tk), (B, 1, Tq, Tk) or (B, H, Tq, Tk).
+      shape (Tq, Tk), (B, 1, Tq, Tk), (B, H, Tq, Tk) or (B, 1, 1, Tk).
     * weights are per head; ``weights.mean(1)`` is what torch returns with average_attn_weights=True.
     """
 

@@ -61,7 +61,7 @@ def test_mask_and_softmax_errors(bad, msg):
 
 @pytest.mark.parametrize("dtype", [torch.float64, torch.float32])
 @pytest.mark.parametrize("lead", [(), (3,), (2, 3)])
-@pytest.mark.parametrize("kind", ["none", "bool", "additive", "causal", "bool-broadcast"])
+@pytest.mark.parametrize("kind", ["none", "bool", "additive", "causal", "bool-broadcast", "key-padding"])
 def test_sdpa_matches_torch(dtype, lead, kind):
     q, k, v = _qkv(lead=lead, dtype=dtype, Tk=5 if kind == "causal" else 7)
     Tq, Tk = q.shape[-2], k.shape[-2]
@@ -74,6 +74,9 @@ def test_sdpa_matches_torch(dtype, lead, kind):
     elif kind == "additive":
         mask = torch.randn(Tq, Tk, generator=g, dtype=dtype)
         mask[1, 2:] = float("-inf")
+    elif kind == "key-padding":                                # (..., 1, Tk): one row for every query
+        mask = torch.rand((*lead, 1, Tk), generator=g) > 0.4
+        mask[..., 0] = True
     elif kind == "causal":
         is_causal = True
     ref = F.scaled_dot_product_attention(q, k, v, attn_mask=mask, is_causal=is_causal)
@@ -134,6 +137,7 @@ def test_sdpa_shape_errors(make, msg):
 @pytest.mark.parametrize("mask, msg", [
     (torch.ones(7, 5, dtype=torch.bool), r"shape \(Tq, Tk\) = \(5, 7\)"),         # transposed
     (torch.ones(5, dtype=torch.bool), r"shape \(Tq, Tk\)"),
+    (torch.ones(2, 7, dtype=torch.bool), r"shape \(Tq, Tk\)"),
     (torch.ones(4, 1, 5, 7, dtype=torch.bool), "leading dims are 1 or match"),
     (torch.ones(5, 7, dtype=torch.long), "boolean mask"),
 ])
