@@ -23,7 +23,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from .evaluation import WordVectors
-from .word2vec import _check_positive_int, _progress, build_vocab
+from .word2vec import _check_positive_int, _progress, _torch_threads, build_vocab
 
 __all__ = ["cooccurrence_counts", "glove_weight", "glove_loss", "glove_loss_and_grads",
            "train_glove", "ppmi", "ppmi_svd"]
@@ -197,19 +197,13 @@ def train_glove(sentences: Sequence[Sequence[str]], *, vector_size: int = 100, w
     logx_all = torch.from_numpy(np.log(X.data)).float()
     fx_all = torch.from_numpy(glove_weight(X.data, x_max, alpha)).float()
     losses, bar = [], _progress(epochs, progress)
-    old_threads = torch.get_num_threads()
-    if threads is not None:
-        torch.set_num_threads(_check_positive_int("threads", threads))
-    try:
-        with torch.no_grad():
-            for epoch in range(epochs):
-                order = torch.randperm(len(rows_all), generator=gen)  # shuffle entries every epoch
-                cost = _adagrad_epoch(PG, rows_all[order], cols_all[order], logx_all[order], fx_all[order],
-                                      lr, batch_size, V)
-                losses.append(cost / len(rows_all))
-                bar(epoch, losses[-1])
-    finally:
-        torch.set_num_threads(old_threads)
+    with _torch_threads(threads), torch.no_grad():
+        for epoch in range(epochs):
+            order = torch.randperm(len(rows_all), generator=gen)  # shuffle entries every epoch
+            cost = _adagrad_epoch(PG, rows_all[order], cols_all[order], logx_all[order], fx_all[order],
+                                  lr, batch_size, V)
+            losses.append(cost / len(rows_all))
+            bar(epoch, losses[-1])
     vectors = (PG[:V, :d] + PG[V:, :d]).numpy()  # W + W~ (the C program's "model 2")
     info = {"loss_per_epoch": losses, "nonzeros": int(X.nnz), "seconds": time.perf_counter() - t0,
             "counting_seconds": t_count, "counts": vocab.counts}

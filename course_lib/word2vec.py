@@ -22,7 +22,8 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 import numpy as np
@@ -424,33 +425,41 @@ def train_word2vec(sentences: Sequence[Sequence[str]], *, sg: bool = True, vecto
     expected_words = float(keep[ids].sum()) * cfg.epochs  # to spread the lr decay over the whole run
     words_done, losses, seconds, effective = 0.0, [], 0.0, 0
     bar = _progress(cfg.epochs, progress)
-    old_threads = torch.get_num_threads()
-    if threads is not None:
-        torch.set_num_threads(_check_positive_int("threads", threads))
-    try:
-        with torch.no_grad():
-            for epoch in range(cfg.epochs):
-                t0 = time.perf_counter()
-                centres, contexts, n_words = _epoch_examples(cfg, ids, doc, keep, rng)
-                centres_t, contexts_t = torch.from_numpy(centres), torch.from_numpy(contexts)
-                n, total = len(centres), 0.0
-                for start in range(0, n, cfg.batch_size):
-                    stop = min(start + cfg.batch_size, n)
-                    progress_frac = min(1.0, (words_done + n_words * start / max(n, 1)) / expected_words)
-                    alpha = cfg.lr - (cfg.lr - cfg.min_lr) * progress_frac
-                    draws = torch.randint(len(noise_table), (stop - start, cfg.negative), generator=gen)
-                    negs = noise_table[draws]  # (B, K) ids drawn from the unigram^0.75 distribution
-                    total += step(W, V, centres_t[start:stop], contexts_t[start:stop], negs, alpha)
-                words_done += n_words
-                effective += n_words
-                seconds += time.perf_counter() - t0
-                losses.append(total / max(n, 1))
-                bar(epoch, losses[-1])
-    finally:
-        torch.set_num_threads(old_threads)
+    with _torch_threads(threads), torch.no_grad():
+        for epoch in range(cfg.epochs):
+            t0 = time.perf_counter()
+            centres, contexts, n_words = _epoch_examples(cfg, ids, doc, keep, rng)
+            centres_t, contexts_t = torch.from_numpy(centres), torch.from_numpy(contexts)
+            n, total = len(centres), 0.0
+            for start in range(0, n, cfg.batch_size):
+                stop = min(start + cfg.batch_size, n)
+                progress_frac = min(1.0, (words_done + n_words * start / max(n, 1)) / expected_words)
+                alpha = cfg.lr - (cfg.lr - cfg.min_lr) * progress_frac
+                draws = torch.randint(len(noise_table), (stop - start, cfg.negative), generator=gen)
+                negs = noise_table[draws]  # (B, K) ids drawn from the unigram^0.75 distribution
+                total += step(W, V, centres_t[start:stop], contexts_t[start:stop], negs, alpha)
+            words_done += n_words
+            effective += n_words
+            seconds += time.perf_counter() - t0
+            losses.append(total / max(n, 1))
+            bar(epoch, losses[-1])
     info = {"loss_per_epoch": losses, "effective_words": effective, "seconds": seconds,
             "words_per_second": effective / max(seconds, 1e-9), "config": cfg, "counts": vocab.counts}
     return WordVectors(vocab.words, W[:V].numpy().copy(), info=info)
+
+
+@contextmanager
+def _torch_threads(threads: int | None) -> Iterator[None]:
+    """Run a block with torch using ``threads`` intra-op threads (None: unchanged), then restore."""
+    import torch
+
+    old = torch.get_num_threads()
+    if threads is not None:
+        torch.set_num_threads(_check_positive_int("threads", threads))
+    try:
+        yield
+    finally:
+        torch.set_num_threads(old)
 
 
 def _progress(total: int, enabled: bool) -> Callable[[int, float], None]:
