@@ -54,11 +54,11 @@ test-unit: $(STAMP)
 	COURSE_FAST=1 $(PY) -m pytest tests -q
 
 test-notebooks: $(STAMP)
-	COURSE_FAST=1 $(PY) -m pytest --nbval --nbval-current-env --sanitize-with chapters/nbval_sanitize.cfg chapters -q -p no:cacheprovider
+	COURSE_FAST=1 $(PY) -m pytest --nbval --nbval-current-env --nbval-sanitize-with chapters/nbval_sanitize.cfg chapters -q -p no:cacheprovider
 
 test: $(STAMP) browser
 	COURSE_FAST=1 $(PY) -m pytest tests -q
-	COURSE_FAST=1 $(PY) -m pytest --nbval --nbval-current-env --sanitize-with chapters/nbval_sanitize.cfg chapters -q -p no:cacheprovider
+	COURSE_FAST=1 $(PY) -m pytest --nbval --nbval-current-env --nbval-sanitize-with chapters/nbval_sanitize.cfg chapters -q -p no:cacheprovider
 
 book: $(STAMP)
 	$(PY) -m book.build
