@@ -145,3 +145,27 @@ def test_chapter_pages_typeset_maths_offline(site, browser):
         assert trouble == []
     finally:
         page.close()
+
+
+def test_widgets_in_chapter_pages_switch_client_side(site, browser):
+    """In the first real chapter whose page embeds widget state, changing a selector changes what is shown."""
+    pages = [site / "chapters" / (p.stem + ".html") for p in book_build.find_chapters()
+             if nbformat.read(p, as_version=4).metadata.get("widgets")]
+    if not pages:
+        pytest.skip("no chapter with stored widget state yet")
+    page, trouble = _open(browser, pages[0])
+    try:
+        page.wait_for_selector(".widget-dropdown select", timeout=30000)
+        visible = """() => Array.from(document.querySelectorAll('.widget-html-content'))
+            .filter(s => s.getClientRects().length > 0).map(s => s.innerHTML).join('|')"""
+        selects = page.locator(".widget-dropdown select")
+        choices = [selects.nth(i) for i in range(selects.count()) if selects.nth(i).locator("option").count() > 1]
+        assert choices, "no selector with more than one choice"
+        select = choices[0]
+        before = page.evaluate(visible)
+        assert before, "no visible picture in the widget"
+        select.select_option(index=1)
+        page.wait_for_function(f"() => ({visible})() !== {json.dumps(before)}", timeout=10000)
+        assert trouble == []
+    finally:
+        page.close()
