@@ -1,11 +1,14 @@
 """Real-browser tests of the attention widgets: headless Chromium driven by Playwright.
 
-1. JupyterLab: start ``jupyter lab`` on a free loopback port with no token, open a notebook
-   that shows ``attention_view``, run all cells, wait for the heatmap, switch the head and
-   check that the picture changed.
-2. A static page: execute the same notebook with nbconvert (widget state stored), export it
-   to HTML, open it with every network request blocked, and check that switching the head
-   still changes the picture with no kernel (what the book relies on).
+The fixture notebook (built here with nbformat) shows ``attention_view`` and ``head_view``
+on hand-made weights; it is executed once by nbconvert, as chapters are committed.
+
+1. JupyterLab: start ``jupyter lab`` on a free loopback port with no token and open the
+   executed notebook. Not trusted, it shows the static PNG fallback; run the cell, wait for
+   the live heatmap, switch head and layer and check that the picture changed; hover a row.
+2. A static page: export the executed notebook (widget state stored) to HTML, open it with
+   every network request blocked, and check that switching the head still changes the
+   heatmap and the head view with no kernel (what the book relies on).
 
 Chromium is Debian's (``make browser`` installs it); Playwright's own download does not
 work offline. Without it the tests skip, except under CI=true where they fail.
@@ -35,7 +38,7 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
 HTML_MANAGER = Path(__file__).parent / "browser_fixtures" / "html-manager" / "embed.js"
 REPO = Path(__file__).resolve().parents[1]
 SERVER_START_S = 180          # a loaded 2-core machine can take a while to start JupyterLab
-UI_TIMEOUT_MS = 60_000
+UI_TIMEOUT_MS = 120_000
 
 
 def _require_chromium() -> None:
@@ -81,6 +84,20 @@ def write_fixture_notebook(path: Path, *, with_head_view: bool = False) -> Path:
         nb.cells.append(nbformat.v4.new_code_cell(HEAD_VIEW_SOURCE))
     nbformat.write(nb, path)
     return path
+
+
+@pytest.fixture(scope="module")
+def executed_notebook(tmp_path_factory) -> nbformat.NotebookNode:
+    """The fixture notebook as a chapter is committed: executed top to bottom by nbconvert,
+    outputs and widget state stored, never trusted (signed) by anyone."""
+    _require_chromium()
+    from nbconvert.preprocessors import ExecutePreprocessor
+
+    path = write_fixture_notebook(tmp_path_factory.mktemp("executed") / "attention.ipynb", with_head_view=True)
+    nb = nbformat.read(path, as_version=4)
+    ExecutePreprocessor(timeout=300, kernel_name="python3").preprocess(nb, {"metadata": {"path": str(REPO)}})
+    assert "application/vnd.jupyter.widget-state+json" in nb.metadata["widgets"]
+    return nb
 
 
 def _free_port() -> int:
@@ -173,18 +190,18 @@ def _picture(page, css_class: str) -> tuple[str, str]:
     return caption, hashlib.sha256(svg.first.screenshot()).hexdigest()
 
 
-def _wait_for_caption(page, css_class: str, caption: str) -> None:
+def _wait_for_caption(page, css_class: str, caption: str, timeout: int = UI_TIMEOUT_MS) -> None:
     page.locator(f"svg.{css_class}:visible text.clw-caption", has_text=caption).first.wait_for(
-        state="visible", timeout=UI_TIMEOUT_MS)
+        state="visible", timeout=timeout)
 
 
 def _launch(p):
     return p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
 
 
-def _run_fixture_cell(page, tmp_path: Path, attempts: int = 4) -> None:
-    """Run the notebook's cell (Ctrl+Enter in command mode) once the kernel is idle, and retry
-    when the keystroke was swallowed: on a busy machine JupyterLab may still be starting up."""
+def _run_first_cell(page, tmp_path: Path, attempts: int = 4) -> None:
+    """Run the first cell (Ctrl+Enter in command mode) once the kernel is idle, until the live
+    heatmap shows: on a busy machine JupyterLab may swallow the keystroke while starting up."""
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
     page.locator(".jp-StatusBar-TextItem", has_text="Idle").first.wait_for(state="visible")
@@ -193,24 +210,21 @@ def _run_fixture_cell(page, tmp_path: Path, attempts: int = 4) -> None:
         prompt.click()                                       # select the cell
         page.keyboard.press("Escape")                        # command mode, not the editor
         page.keyboard.press("Control+Enter")                 # run it in place
-        try:                                                 # "[ ]:" becomes "[*]:" then "[1]:"
-            page.wait_for_function("e => /\\[[*0-9]+\\]/.test(e.textContent)", arg=prompt.element_handle(),
-                                   timeout=20_000)
-            break
+        try:
+            _wait_for_caption(page, "clw-heatmap", "layer 0, head 0", timeout=UI_TIMEOUT_MS // 2)
+            return
         except PlaywrightTimeout:
             shot = tmp_path / f"run-attempt-{attempt}.png"
             page.screenshot(path=str(shot))
-            print(f"the cell did not start running (attempt {attempt + 1}); see {shot}")
-    else:
-        raise AssertionError(f"the cell never ran after {attempts} tries; screenshots in {tmp_path}")
-    _wait_for_caption(page, "clw-heatmap", "layer 0, head 0")
+            print(f"the widget did not show after Ctrl+Enter (attempt {attempt + 1}); see {shot}")
+    raise AssertionError(f"the widget never showed after {attempts} runs of the cell; screenshots in {tmp_path}")
 
 
-def test_jupyterlab_renders_the_widget_and_reacts_to_the_head_selector(lab_server, tmp_path):
+def test_jupyterlab_renders_the_widget_and_reacts_to_the_head_selector(lab_server, executed_notebook, tmp_path):
     from playwright.sync_api import sync_playwright
 
     base, root = lab_server
-    write_fixture_notebook(root / "attention.ipynb")
+    nbformat.write(executed_notebook, root / "attention.ipynb")
     with sync_playwright() as p:
         browser = _launch(p)
         try:
@@ -218,7 +232,13 @@ def test_jupyterlab_renders_the_widget_and_reacts_to_the_head_selector(lab_serve
             page.set_default_timeout(UI_TIMEOUT_MS)
             page.goto(f"{base}/lab/tree/attention.ipynb?reset", timeout=UI_TIMEOUT_MS)
             page.locator(".jp-Notebook .jp-Cell").first.wait_for(state="visible")
-            _run_fixture_cell(page, tmp_path)
+            # A committed notebook is not trusted, so JupyterLab may not run the widget view
+            # from it: it shows the static PNG that the same mime bundle carries.
+            page.locator(".jp-OutputArea-output img").first.wait_for(state="visible")
+            assert page.locator(".jp-OutputArea-output img").count() == 2   # attention and head view
+            assert _visible_svg(page, "clw-heatmap").count() == 0
+            # Run the cell: now the live widget replaces the picture.
+            _run_first_cell(page, tmp_path)
             out = page.locator(".jp-OutputArea-output").filter(has=page.locator("svg.clw-heatmap"))
             # JupyterLab shows the widget, not the PNG fallback that the same bundle carries
             assert out.locator("img").count() == 0
@@ -253,19 +273,12 @@ def test_jupyterlab_renders_the_widget_and_reacts_to_the_head_selector(lab_serve
 
 
 @pytest.fixture
-def static_page(tmp_path: Path) -> Path:
-    """The fixture notebook executed by nbconvert (widget state stored) and exported to HTML
-    that loads the vendored HTML manager instead of a CDN."""
-    _require_chromium()
+def static_page(executed_notebook, tmp_path: Path) -> Path:
+    """The executed notebook exported to HTML that loads the vendored HTML manager, not a CDN."""
     from nbconvert import HTMLExporter
-    from nbconvert.preprocessors import ExecutePreprocessor
 
-    nb_path = write_fixture_notebook(tmp_path / "attention.ipynb", with_head_view=True)
-    nb = nbformat.read(nb_path, as_version=4)
-    ExecutePreprocessor(timeout=300, kernel_name="python3").preprocess(nb, {"metadata": {"path": str(REPO)}})
-    assert "application/vnd.jupyter.widget-state+json" in nb.metadata["widgets"]
     shutil.copy(HTML_MANAGER, tmp_path / "embed.js")
-    html, _ = HTMLExporter(widget_renderer_url="embed.js").from_notebook_node(nb)
+    html, _ = HTMLExporter(widget_renderer_url="embed.js").from_notebook_node(executed_notebook)
     page = tmp_path / "attention.html"
     page.write_text(html, encoding="utf-8")
     return page
