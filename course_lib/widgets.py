@@ -39,6 +39,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
+import ipywidgets as widgets
 import numpy as np
 
 __all__ = ["attention_view", "head_view", "plot_attention", "plot_head_view", "AttentionWidget",
@@ -107,7 +108,8 @@ def as_attention_array(weights: Any, *, atol: float | None = None) -> np.ndarray
         idx = tuple(int(i) for i in np.argwhere(bad)[0])
         raise ValueError(f"each row of attention weights should sum to 1 over the keys (last axis), row "
                          f"(layer, head, query) = {idx} sums to {sums[idx]:.6g}; did you pass scores "
-                         f"before the softmax, or softmax over the wrong axis?")
+                         f"before the softmax, softmax over the wrong axis, or cut off some keys? (to show "
+                         f"only the first tokens, pass all the weights and set max_tokens)")
     return w
 
 
@@ -463,13 +465,7 @@ def _figure_bytes(fig, fmt: str) -> bytes:
 # the widget
 # --------------------------------------------------------------------------------------------
 
-def _widget_base():
-    import ipywidgets as widgets
-
-    return widgets.VBox
-
-
-class AttentionWidget(_widget_base()):  # type: ignore[misc]
+class AttentionWidget(widgets.VBox):
     """A VBox of core ipywidgets: [title], selectors, Stack of layers (each a Stack of heads + mean), [note].
 
     Useful attributes: ``layer_select`` and ``head_select`` (Dropdowns), ``stack`` (the outer
@@ -478,8 +474,6 @@ class AttentionWidget(_widget_base()):  # type: ignore[misc]
     """
 
     def __init__(self, prepared: _Prepared, kind: Literal["heatmap", "lines"], title: str | None):
-        import ipywidgets as widgets
-
         self.weights = prepared.weights                        # (L, H, Tq, Tk)
         self.tokens, self.query_tokens = prepared.tokens, prepared.query_tokens
         self.layer_names, self.note, self.kind, self.title = prepared.layer_names, prepared.note, kind, title
