@@ -41,10 +41,10 @@ SERVER_START_S = 180          # a loaded 2-core machine can take a while to star
 UI_TIMEOUT_MS = 120_000
 
 
-def _require_chromium() -> None:
+def _require_chromium(chromium: str = CHROMIUM) -> None:
     reason = None
-    if not Path(CHROMIUM).exists():
-        reason = f"Chromium not found at {CHROMIUM} (install Debian's 'chromium': make browser)"
+    if not Path(chromium).exists():
+        reason = f"Chromium not found at {chromium} (install Debian's 'chromium': make browser)"
     else:
         try:
             import playwright.sync_api  # noqa: F401
@@ -55,6 +55,16 @@ def _require_chromium() -> None:
     if os.environ.get("CI", "").lower() == "true":
         pytest.fail(f"CI=true and the browser test cannot run: {reason}")
     pytest.skip(reason)
+
+
+def test_missing_chromium_skips_locally_and_fails_under_ci(monkeypatch, tmp_path):
+    missing = str(tmp_path / "no-chromium-here")
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match="CI=true and the browser test cannot run"):
+        _require_chromium(missing)
+    monkeypatch.delenv("CI")
+    with pytest.raises(pytest.skip.Exception, match="Chromium not found"):
+        _require_chromium(missing)
 
 
 # The notebook the browser opens: two layers, three heads with clearly different patterns.
@@ -126,7 +136,8 @@ def _stop(proc: subprocess.Popen) -> None:
             child.kill()
         except psutil.NoSuchProcess:
             pass
-    psutil.wait_procs(family, timeout=10)
+    gone, alive = psutil.wait_procs(family, timeout=10)
+    assert not alive, f"processes left behind by jupyter lab: {alive}"
 
 
 @pytest.fixture
