@@ -83,6 +83,8 @@ def test_cross_attention_needs_and_uses_query_tokens():
     assert "chat" in svg and "cat" in svg
     root = parse_svg(svg)
     assert len(root.findall(f".//{SVG_NS}g[@class='clw-row']")) == 3   # one row per query
+    one_query = head_view(random_weights(4, 1, 5), keys, ["cat"])    # (H, 1, Tk): a decoding step
+    assert len(parse_svg(one_query.svg(0, "mean")).findall(f".//{SVG_NS}g[@class='clw-q']")) == 1
 
 
 def test_only_core_widget_models_are_used():
