@@ -187,3 +187,12 @@ def test_bad_input_gets_clear_errors():
         w2v.sgns_loss(np.zeros((2, 3)), np.zeros((2, 3)), np.zeros((2, 3)))
     with pytest.raises(ValueError, match="sample must lie in"):
         w2v.keep_probabilities(np.array([3, 2]), sample=1.5)
+
+
+def test_training_restores_torch_threads_and_reports_speed():
+    before = torch.get_num_threads()
+    wv = w2v.train_word2vec(_two_topic_corpus(50), vector_size=8, min_count=1, epochs=1, progress=False,
+                            threads=1)
+    assert torch.get_num_threads() == before
+    assert wv.info["words_per_second"] > 0
+    assert wv.info["effective_words"] <= sum(len(s) for s in _two_topic_corpus(50))
