@@ -282,7 +282,9 @@ class GPT(nn.Module):
         logits, loss, _ = self._run(idx, targets, cache=cache, need_weights=False)
         return logits, loss
 
-    def _run(self, idx, targets=None, *, cache=None, need_weights=False):
+    def _run(self, idx: torch.Tensor, targets: torch.Tensor | None = None, *, cache: KVCache | None = None,
+             need_weights: bool = False) -> tuple[torch.Tensor, torch.Tensor | None, list]:
+        """The forward pass; also returns each layer's attention weights (B, H, T, T_seen) if asked."""
         idx = _check_ids(idx, self.config.vocab_size, "GPT.forward")
         B, T = idx.shape
         start = len(cache) if cache is not None else 0
