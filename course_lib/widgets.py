@@ -123,16 +123,15 @@ def as_attention_array(weights: Any, *, atol: float | None = None) -> np.ndarray
 
 def _check_tokens(tokens: Any, n: int, what: str, axis_name: str) -> list[str]:
     if isinstance(tokens, str):
-        raise ValueError(f"{what} should be a list of {n} token strings, got one string {tokens[:30]!r} "
+        raise ValueError(f"{what} should be a list of {n} strings, got one string {tokens[:30]!r} "
                          f"(for characters use list(text))")
     if hasattr(tokens, "tolist") and not isinstance(tokens, (list, tuple)):
         tokens = tokens.tolist()
     if not isinstance(tokens, Sequence):
-        raise ValueError(f"{what} should be a list of {n} token strings, got {type(tokens).__name__}")
+        raise ValueError(f"{what} should be a list of {n} strings, got {type(tokens).__name__}")
     tokens = [str(t) for t in tokens]
     if len(tokens) != n:
-        raise ValueError(f"{what} has {len(tokens)} tokens but the weights have {n} {axis_name} "
-                         f"(the weights' shape decides: (..., Tq, Tk))")
+        raise ValueError(f"{what} has {len(tokens)} entries but the weights have {n} {axis_name}")
     return tokens
 
 

@@ -123,7 +123,7 @@ def test_selection_follows_the_selectors():
     (np.full(6, 1 / 6), TOKENS, r"shape \(Tq, Tk\), \(H, Tq, Tk\) or \(L, H, Tq, Tk\), got 1 dimensions"),
     (np.full((1, 1, 1, 6, 6), 1 / 6), TOKENS, r"index the batch dimension away"),
     (np.zeros((0, 6)), TOKENS, r"should not be empty"),
-    (np.full((6, 6), 1 / 6), TOKENS[:5], r"tokens has 5 tokens but the weights have 6 keys"),
+    (np.full((6, 6), 1 / 6), TOKENS[:5], r"tokens has 5 entries but the weights have 6 keys"),
     (np.full((6, 6), 1 / 6), "the cat", r"got one string"),
     (np.array([["a"] * 6] * 6), TOKENS, r"real numbers, got dtype"),
 ])
@@ -146,7 +146,7 @@ def test_bad_values_are_explained():
         attention_view(np.where(w > 0, np.inf, 0), TOKENS)
     with pytest.raises(ValueError, match=r"sum to 1 .*\(0, 1, 0\) sums to 2.*before the softmax"):
         attention_view(np.concatenate([w[:1], 2 * w[1:]]), TOKENS)
-    with pytest.raises(ValueError, match=r"layer_names has 1 tokens but the weights have 2 layers"):
+    with pytest.raises(ValueError, match=r"layer_names has 1 entries but the weights have 2 layers"):
         attention_view(np.full((2, 1, 6, 6), 1 / 6), TOKENS, layer_names=["only one"])
     with pytest.raises(ValueError, match=r"max_tokens should be a positive integer, got 0"):
         attention_view(w, TOKENS, max_tokens=0)
