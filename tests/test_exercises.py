@@ -20,7 +20,9 @@ from course_lib import labs
 
 CHAPTERS = labs.find_chapters()
 ids = [p.stem for p in CHAPTERS]
-CELL_TIMEOUT, TIME_LIMIT = 300, 900
+# Safety valves, not speed checks: chapter 08 trains for a few minutes in fast mode on a
+# busy 2-core machine, and a stuck kernel must still end the test.
+CELL_TIMEOUT, TIME_LIMIT = 900, 2400
 
 if not CHAPTERS:  # pragma: no cover - early in the project's life
     pytestmark = pytest.mark.skip(reason="no chapters/NN_*.ipynb yet")
