@@ -46,6 +46,10 @@ VENDORED = [
     ("mathjax", "es5/sre", "mathjax/sre"),
 ]
 
+# Left out of the copied folders: source maps, type declarations, and the html-manager's
+# other bundles (embed-amd.js already defines libembed-amd; embed.js is the non-AMD twin).
+NOT_VENDORED = ("*.map", "*.d.ts", "embed.js", "libembed-amd.js")
+
 # A page must not load anything from another host: scripts, style sheets, fonts, images.
 _EXTERNAL = re.compile(
     r"""<(?:script|img|iframe)\b[^>]*\bsrc\s*=\s*["'](?:https?:)?//[^"']+["']"""
@@ -64,7 +68,8 @@ def vendor_assets(cache: Path = BUILD / "npm") -> Path:
     """Install the pinned npm packages into ``cache`` (once) and return the folder of site assets."""
     package_json = (BOOK / "package.json").read_text(encoding="utf-8")
     assets, stamp = cache / "assets", cache / "assets.stamp"
-    if assets.is_dir() and stamp.is_file() and stamp.read_text(encoding="utf-8") == package_json:
+    recipe = package_json + repr(VENDORED) + repr(NOT_VENDORED)
+    if assets.is_dir() and stamp.is_file() and stamp.read_text(encoding="utf-8") == recipe:
         return assets
     npm = shutil.which("npm")
     if npm is None:
@@ -85,10 +90,10 @@ def vendor_assets(cache: Path = BUILD / "npm") -> Path:
             raise SystemExit(f"book: {package} has no {inside} (looked for {src}); check book/package.json")
         dest.parent.mkdir(parents=True, exist_ok=True)
         if src.is_dir():
-            shutil.copytree(src, dest, ignore=shutil.ignore_patterns("*.map", "*.d.ts"))
+            shutil.copytree(src, dest, ignore=shutil.ignore_patterns(*NOT_VENDORED))
         else:
             shutil.copy2(src, dest)
-    stamp.write_text(package_json, encoding="utf-8")
+    stamp.write_text(recipe, encoding="utf-8")
     return assets
 
 
