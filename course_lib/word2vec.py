@@ -362,16 +362,19 @@ def _cbow_step(W: "torch.Tensor", V: int, centre: "torch.Tensor", context: "torc
                negatives: "torch.Tensor", lr: float) -> float:
     """One batched SGD step of CBOW: the mean of the context vectors predicts the centre.
 
-    context (B, 2w) padded with -1. As in the C tool and gensim (cbow_mean=1), each
-    context word receives the full error of the mean, not a 1/count share.
+    context (B, 2w) padded with -1. ``W`` has one extra last row kept at zero: padded
+    slots point at it, so every gather and scatter has a fixed shape (no boolean masks).
+    As in the C tool and gensim (cbow_mean=1), each context word receives the full
+    error of the mean, not a 1/count share.
     """
     import torch
 
     B, K = negatives.shape
+    pad_row = W.shape[0] - 1
     present = context >= 0  # (B, 2w)
-    ctx = context.clamp(min=0)
+    ctx = torch.where(present, context, pad_row).reshape(-1)  # (B*2w,) padded slots -> the zero row
     count = present.sum(1, keepdim=True).clamp(min=1)  # (B, 1)
-    h = (W[ctx] * present[:, :, None]).sum(1) / count  # (B, d) mean of the context vectors
+    h = W.index_select(0, ctx).view(B, -1, W.shape[1]).sum(1) / count  # (B, d) mean of the context vectors
     out_rows = torch.cat([centre[:, None], negatives], dim=1) + V  # (B, 1+K)
     u = W.index_select(0, out_rows.reshape(-1)).view(B, 1 + K, -1)  # (B, 1+K, d)
     scores = (u * h[:, None, :]).sum(-1)  # (B, 1+K)
@@ -379,11 +382,11 @@ def _cbow_step(W: "torch.Tensor", V: int, centre: "torch.Tensor", context: "torc
     g[:, 0] -= 1.0
     g[:, 1:] *= negatives != centre[:, None]
     g *= -lr  # the scatter below adds -lr * gradient
-    step_h = (g[:, :, None] * u).sum(1)  # (B, d)  -lr dL/dh
-    step_u = g[:, :, None] * h[:, None, :]  # (B, 1+K, d)  -lr dL/du_k
-    per_word = step_h[:, None, :].expand(-1, ctx.shape[1], -1)[present]  # (n_ctx, d)
-    W.index_add_(0, torch.cat([ctx[present], out_rows.reshape(-1)]),
-                 torch.cat([per_word, step_u.reshape(B * (1 + K), -1)]))
+    step_h = (g[:, :, None] * u).sum(1)  # (B, d)  -lr dJ/dh
+    step_u = g[:, :, None] * h[:, None, :]  # (B, 1+K, d)  -lr dJ/du_k
+    W.index_add_(0, ctx, step_h[:, None, :].expand(-1, context.shape[1], -1).reshape(-1, W.shape[1]))
+    W.index_add_(0, out_rows.reshape(-1), step_u.reshape(B * (1 + K), -1))
+    W[pad_row] = 0.0  # the padding row absorbed the steps of padded slots: reset it
     return _batch_loss(scores)
 
 
@@ -418,7 +421,8 @@ def train_word2vec(sentences: Sequence[Sequence[str]], *, sg: bool = True, vecto
     rng = np.random.default_rng(seed)
     gen = torch.Generator().manual_seed(int(seed))
     V, d = len(vocab), cfg.vector_size
-    W = torch.zeros(2 * V, d)  # rows 0..V-1: word (input) vectors; rows V..2V-1: context (output) vectors
+    # rows 0..V-1: word (input) vectors; rows V..2V-1: context (output) vectors; last row: zero padding (CBOW)
+    W = torch.zeros(2 * V + 1, d)
     W[:V] = (torch.rand(V, d, generator=gen) - 0.5) / d
     noise_table = torch.from_numpy(_noise_table(noise_distribution(vocab.counts)))  # (TABLE_SIZE,)
     step = _sgns_step if cfg.sg else _cbow_step

@@ -196,3 +196,22 @@ def test_training_restores_torch_threads_and_reports_speed():
     assert torch.get_num_threads() == before
     assert wv.info["words_per_second"] > 0
     assert wv.info["effective_words"] <= sum(len(s) for s in _two_topic_corpus(50))
+
+
+def test_cbow_step_applies_the_numpy_gradients():
+    """CBOW: h = mean of the context vectors; every context word moves by -lr dJ/dh (C tool rule)."""
+    V, d, lr = 12, 5, 0.1
+    rng = np.random.default_rng(1)
+    W = torch.tensor(np.vstack([rng.normal(size=(2 * V, d)), np.zeros((1, d))]))  # last row: padding
+    centre, negs = torch.tensor([0, 1]), torch.tensor([[8, 9], [10, 11]])
+    context = torch.tensor([[2, 3, -1], [4, 5, 6]])
+    before = W.clone()
+    loss = w2v._cbow_step(W, V, centre, context, negs, lr)
+    h = np.stack([before[[2, 3]].mean(0).numpy(), before[[4, 5, 6]].mean(0).numpy()])
+    ref_loss, g_h, g_o, g_n = w2v.sgns_loss_and_grads(h, before[centre + V].numpy(), before[negs + V].numpy())
+    assert loss == pytest.approx(ref_loss)
+    for row, ctx_rows in enumerate([[2, 3], [4, 5, 6]]):
+        np.testing.assert_allclose(W[ctx_rows].numpy(), before[ctx_rows].numpy() - lr * g_h[row], rtol=1e-10)
+    np.testing.assert_allclose(W[centre + V].numpy(), before[centre + V].numpy() - lr * g_o, rtol=1e-10)
+    np.testing.assert_allclose(W[negs + V].numpy(), before[negs + V].numpy() - lr * g_n, rtol=1e-10)
+    assert torch.all(W[-1] == 0)
