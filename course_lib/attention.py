@@ -170,9 +170,13 @@ def scaled_dot_product_attention(
         _check_mask(mask, score_shape, fn)
     if not 0.0 <= float(dropout_p) < 1.0:
         raise ValueError(f"{fn} expected dropout_p in [0, 1), got {dropout_p}")
+    scale = 1.0 / math.sqrt(d_k) if scale is None else float(scale)
+    if not need_weights and is_causal and mask is None and Tq == Tk:
+        # the fused kernel builds the causal pattern itself (and skips the masked blocks)
+        out = F.scaled_dot_product_attention(q, k, v, dropout_p=float(dropout_p), is_causal=True, scale=scale)
+        return out, None
     if is_causal:
         mask = _combine(mask, causal_mask_rect(Tq, Tk, device=q.device), q.dtype)
-    scale = 1.0 / math.sqrt(d_k) if scale is None else float(scale)
 
     if not need_weights:  # the fused kernel: same maths, no (Tq, Tk) matrix handed back
         if mask is not None and mask.dtype != torch.bool:
