@@ -209,7 +209,8 @@ post_g, pre_g = profiles["post-norm"][1], profiles["pre-norm"][1]
 print("stream std, layers 1 / 12:   post-norm %.2f / %.2f   pre-norm %.2f / %.2f" % (post_std[0], post_std[-1], pre_std[0], pre_std[-1]))
 print("grad spread (max/min layer): post-norm %.1f   pre-norm %.1f" % (max(post_g) / min(post_g), max(pre_g) / min(pre_g)))
 check(max(abs(s - 1) for s in post_std) < 0.05, True, name="post-norm: stream renormalised to std 1 after every layer")
-_ = check(pre_std[-1] > 1.5 * pre_std[0], True, name="pre-norm: the residual stream grows with depth")
+check(pre_std[-1] > 1.25 * pre_std[0], True, name="pre-norm: the residual stream grows with depth")
+_ = check(max(post_g) / min(post_g) > 3 * max(pre_g) / min(pre_g), True, name="post-norm: gradients far less even across layers")
 
 # %% [markdown]
 # Post-norm keeps the stream at unit scale, but its gradients reach the layers unevenly, one reason the
@@ -354,7 +355,7 @@ print(f"{len(wrong)} mistakes", "e.g." if wrong else "", wrong[:3])
 
 # %%
 _ = check(exact >= pick(0.95, 0.05) and token_acc >= pick(0.99, 0.75), True,
-      name=f"held-out exact match >= {pick(0.95, 0.05):.0%}, per-word accuracy >= {pick(0.99, 0.75):.0%}")
+      name="held-out exact match and per-word accuracy reach this mode's bar (full: 95 % and 99 %)")
 
 # %% [markdown]
 # ## 7. Looking at cross-attention
@@ -366,6 +367,8 @@ _ = check(exact >= pick(0.95, 0.05) and token_acc >= pick(0.99, 0.75), True,
 # the hundreds digit before "hundred", the tens digit before "forty".
 
 # %%
+# NBVAL_IGNORE_OUTPUT
+# (which words the model writes depends on how long it trained: fast mode trains less)
 number = test_numbers[0]
 with torch.no_grad():
     src_one = task.encode_src([number])
@@ -378,6 +381,9 @@ query_words = [task.tgt_itos[i] for i in out_ids[0, :-1].tolist()]
 print(number, "->", task.decode_tgt(out_ids[0]), "| cross-attention", tuple(cross_w.shape))
 attention_view(cross_w[:, :, :, :len(digits)], digits, query_words, layer_names=["decoder layer 1", "decoder layer 2"],
                title=f"cross-attention while writing {number}")
+
+# %%
+_ = check(cross_w.sum(-1), torch.ones(cross_w.shape[:-1]), name="2 layers x 4 heads of cross-attention, rows sum to 1", atol=1e-5)
 
 # %% [markdown]
 # ## 8. Exercises
