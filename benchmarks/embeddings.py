@@ -1,6 +1,6 @@
 """Word embeddings on the wiki text: course_lib against gensim, side by side in one run.
 
-    python benchmarks/embeddings.py            # the full comparison (about 15-25 minutes on 2 cores)
+    python benchmarks/embeddings.py            # the full comparison (about 6-10 minutes on 2 idle cores)
     python benchmarks/embeddings.py --quick    # 3 epochs of each, a smoke run
 
 Every model: 100 dimensions, min_count 5. Word2Vec: window 5, negative 5, sample 1e-3,
@@ -8,6 +8,8 @@ Every model: 100 dimensions, min_count 5. Word2Vec: window 5, negative 5, sample
 The table gives WordSim353 and SimLex-999 Spearman rho, analogy accuracy (on covered
 questions, restrict_vocab 30000), wall time, CPU time and effective words per second
 (words left after subsampling), and the ratios that the course targets are stated in.
+The course trainer runs twice: with one torch thread (its default) and with as many
+threads as gensim has workers.
 """
 from __future__ import annotations
 
@@ -67,27 +69,28 @@ def main() -> None:
         g_wv, g_wall, g_cpu, g_eff = run_gensim(sentences, sg, w2v_epochs, args.workers)
         rows.append((f"gensim {name}", scores(g_wv), g_wall, g_cpu, g_eff / g_wall))
         print(rows[-1], flush=True)
-        c_wv, c_wall, c_cpu = timed(lambda: train_word2vec(sentences, sg=bool(sg), epochs=w2v_epochs,
-                                                          progress=False))
-        c_eff = c_wv.info["effective_words"]
-        rows.append((f"course {name}", scores(c_wv), c_wall, c_cpu, c_eff / c_wall))
-        print(rows[-1], flush=True)
+        for threads in sorted({1, args.workers}):
+            c_wv, c_wall, c_cpu = timed(lambda: train_word2vec(sentences, sg=bool(sg), epochs=w2v_epochs,
+                                                              progress=False, threads=threads))
+            c_eff = c_wv.info["effective_words"]
+            rows.append((f"course {name} ({threads} thr)", scores(c_wv), c_wall, c_cpu, c_eff / c_wall))
+            print(rows[-1], flush=True)
     gl, gl_wall, gl_cpu = timed(lambda: train_glove(sentences, window=10, epochs=glove_epochs, progress=False))
     rows.append(("course GloVe", scores(gl), gl_wall, gl_cpu, float("nan")))
     print(rows[-1], flush=True)
     pp, pp_wall, pp_cpu = timed(lambda: ppmi_svd(sentences, window=10))
     rows.append(("course PPMI+SVD (w10)", scores(pp), pp_wall, pp_cpu, float("nan")))
 
-    print(f"\n{'model':24s} {'WS353':>7s} {'SimLex':>7s} {'analogy':>8s} {'wall s':>8s} {'CPU s':>8s} {'eff. words/s':>13s}")
+    print(f"\n{'model':28s} {'WS353':>7s} {'SimLex':>7s} {'analogy':>8s} {'wall s':>8s} {'CPU s':>8s} {'eff. words/s':>13s}")
     for name, s, wall, cpu, wps in rows:
         wps_s = "" if np.isnan(wps) else f"{wps:,.0f}"
-        print(f"{name:24s} {s['ws353']:7.3f} {s['simlex']:7.3f} {100 * s['analogy']:7.2f}% "
+        print(f"{name:28s} {s['ws353']:7.3f} {s['simlex']:7.3f} {100 * s['analogy']:7.2f}% "
               f"{wall:8.1f} {cpu:8.1f} {wps_s:>13s}")
     by = {name: (s, wall, cpu, wps) for name, s, wall, cpu, wps in rows}
     print("\nratios and differences (course vs gensim, same run):")
-    for kind in ["skip-gram", "CBOW"]:
-        (gs, _, g_cpu, g_wps), (cs, _, c_cpu, c_wps) = by[f"gensim {kind}"], by[f"course {kind}"]
-        print(f"  {kind:9s}: throughput {c_wps / g_wps:.2f}x gensim's effective words/s (target >= 0.33); "
+    for kind, threads in [(k, t) for k in ["skip-gram", "CBOW"] for t in sorted({1, args.workers})]:
+        (gs, _, g_cpu, g_wps), (cs, _, c_cpu, c_wps) = by[f"gensim {kind}"], by[f"course {kind} ({threads} thr)"]
+        print(f"  {kind:9s} ({threads} thr): throughput {c_wps / g_wps:.2f}x gensim's effective words/s (target >= 0.33); "
               f"CPU time {c_cpu / g_cpu:.2f}x; WS353 {cs['ws353'] - gs['ws353']:+.3f}, "
               f"SimLex {cs['simlex'] - gs['simlex']:+.3f} (target within 0.05), "
               f"analogy {100 * (cs['analogy'] - gs['analogy']):+.2f} points (target within 1)")

@@ -129,20 +129,34 @@ def test_a_gradient_bug_is_caught_by_the_check():
     assert not np.allclose(g_v * 1.01, num, rtol=1e-6, atol=1e-8)
 
 
-def test_torch_step_applies_the_numpy_gradients():
-    """One batched trainer step moves each vector by -lr times the hand-derived gradient."""
+def test_skipgram_step_applies_the_numpy_gradients():
+    """One batched skip-gram step adds -lr times the hand-derived gradient of every pair.
+
+    Window b has centre c_b and context words o (padding -1); each pair (o -> c_b) is one
+    SGNS example with input v_o, output u_{c_b} and the window's K noise words. All pair
+    gradients are taken at the old vectors and summed into the rows they touch.
+    """
     V, d, lr = 12, 6, 0.1
     rng = np.random.default_rng(0)
-    W = torch.tensor(rng.normal(size=(2 * V, d)), dtype=torch.float64)
-    centre, target, negs = torch.tensor([0, 1]), torch.tensor([2, 3]), torch.tensor([[4, 5], [6, 7]])
-    before = W.clone()
-    loss = w2v._sgns_step(W, V, centre, target, negs, lr)
-    v, uo, un = before[centre].numpy(), before[target + V].numpy(), before[negs + V].numpy()
-    ref_loss, g_v, g_o, g_n = w2v.sgns_loss_and_grads(v, uo, un)
-    assert loss == pytest.approx(ref_loss)
-    np.testing.assert_allclose(W[centre].numpy(), v - lr * g_v, rtol=1e-10)
-    np.testing.assert_allclose(W[target + V].numpy(), uo - lr * g_o, rtol=1e-10)
-    np.testing.assert_allclose(W[negs + V].numpy(), un - lr * g_n, rtol=1e-10)
+    W = torch.tensor(np.vstack([rng.normal(size=(2 * V, d)), np.zeros((1, d))]))  # last row: padding
+    centre = torch.tensor([0, 1, 2])
+    context = torch.tensor([[3, 4, -1, -1], [-1, 5, 6, 3], [7, -1, -1, -1]])
+    negs = torch.tensor([[8, 9], [10, 11], [9, 2]])  # window 3 draws its own centre: skipped, as in gensim
+    before = W.clone().numpy()
+    loss, pairs = w2v._sg_step(W, V, centre, context, negs, lr)
+    expected, ref_loss = before.copy(), 0.0
+    for b in range(3):
+        keep = [n for n in negs[b].tolist() if n != centre[b].item()]
+        for o in [o for o in context[b].tolist() if o >= 0]:
+            v, uo, un = before[[o]], before[[centre[b].item() + V]], before[[k + V for k in keep]][None]
+            l, g_v, g_o, g_n = w2v.sgns_loss_and_grads(v, uo, un)
+            ref_loss += l
+            expected[o] -= lr * g_v[0]
+            expected[centre[b].item() + V] -= lr * g_o[0]
+            np.add.at(expected, [k + V for k in keep], -lr * g_n[0])
+    assert pairs == 6
+    assert loss == pytest.approx(ref_loss, rel=1e-10)
+    np.testing.assert_allclose(W.numpy(), expected, rtol=1e-10, atol=1e-12)
 
 
 def _two_topic_corpus(n=400, seed=0):
@@ -206,7 +220,8 @@ def test_cbow_step_applies_the_numpy_gradients():
     centre, negs = torch.tensor([0, 1]), torch.tensor([[8, 9], [10, 11]])
     context = torch.tensor([[2, 3, -1], [4, 5, 6]])
     before = W.clone()
-    loss = w2v._cbow_step(W, V, centre, context, negs, lr)
+    loss, windows = w2v._cbow_step(W, V, centre, context, negs, lr)
+    assert windows == 2
     h = np.stack([before[[2, 3]].mean(0).numpy(), before[[4, 5, 6]].mean(0).numpy()])
     ref_loss, g_h, g_o, g_n = w2v.sgns_loss_and_grads(h, before[centre + V].numpy(), before[negs + V].numpy())
     assert loss == pytest.approx(ref_loss)
