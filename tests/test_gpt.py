@@ -61,9 +61,9 @@ def test_count_parameters_matches_instantiated_models(config):
 
 # ----------------------------------------------------------------------------- same logits as transformers
 
-@pytest.mark.parametrize("bias", [False, True])
-def test_to_hf_gives_identical_logits(bias):
-    config = GPTConfig(**{**SMALL.to_dict(), "bias": bias})
+@pytest.mark.parametrize("bias, gelu", [(False, "tanh"), (True, "tanh"), (False, "exact")])
+def test_to_hf_gives_identical_logits(bias, gelu):
+    config = GPTConfig(**{**SMALL.to_dict(), "bias": bias, "gelu": gelu})
     model = _model(config)
     x = _ids()
     hf = to_hf(model)
@@ -72,9 +72,23 @@ def test_to_hf_gives_identical_logits(bias):
     torch.testing.assert_close(ours, theirs, atol=1e-5, rtol=1e-5)
 
 
-def test_from_hf_gives_identical_logits():
+def test_the_two_gelus_give_different_logits():
+    """So that the equality tests above can tell a tanh GELU from an exact one."""
+    tanh = _model(GPTConfig(**{**SMALL.to_dict(), "gelu": "tanh"}))
+    exact = _model(GPTConfig(**{**SMALL.to_dict(), "gelu": "exact"}))
+    with torch.no_grad():
+        for p in exact.parameters():
+            p.mul_(4.0)                  # larger activations, where the two curves part
+        for p, q in zip(tanh.parameters(), exact.parameters()):
+            p.copy_(q)
+    x = _ids()
+    assert (tanh(x)[0] - exact(x)[0]).abs().max() > 1e-3
+
+
+@pytest.mark.parametrize("activation, gelu", [("gelu_new", "tanh"), ("gelu", "exact")])
+def test_from_hf_gives_identical_logits(activation, gelu):
     hf_config = transformers.GPT2Config(vocab_size=61, n_positions=20, n_embd=24, n_layer=2, n_head=3,
-                                        activation_function="gelu_new", bos_token_id=None, eos_token_id=None)
+                                        activation_function=activation, bos_token_id=None, eos_token_id=None)
     torch.manual_seed(3)
     hf = transformers.GPT2LMHeadModel(hf_config).eval()
     with torch.no_grad():
@@ -83,7 +97,7 @@ def test_from_hf_gives_identical_logits():
     ours = from_hf(hf, device="cpu").eval()
     x = _ids(B=2, T=20, V=61)
     torch.testing.assert_close(ours(x)[0], hf(input_ids=x).logits, atol=1e-5, rtol=1e-5)
-    assert ours.config == GPTConfig(61, 20, 2, 3, 24, dropout=0.1, bias=True)   # GPT-2 default dropout
+    assert ours.config == GPTConfig(61, 20, 2, 3, 24, dropout=0.1, bias=True, gelu=gelu)   # GPT-2's dropout
     # and back again
     torch.testing.assert_close(to_hf(ours)(input_ids=x).logits, hf(input_ids=x).logits, atol=1e-5, rtol=1e-5)
 
@@ -96,6 +110,15 @@ def test_loss_matches_transformers_shifted_labels():
     hf_loss = hf(input_ids=x, labels=x).loss
     ours = model(x[:, :-1], x[:, 1:])[1]
     torch.testing.assert_close(ours, hf_loss, atol=1e-5, rtol=1e-5)
+
+
+def test_loss_equals_the_course_cross_entropy_with_padding():
+    from course_lib.losses import cross_entropy
+    model = _model()
+    x, y = _ids(T=16), _ids(T=16, seed=2)
+    y[0, 5:] = -100                                  # padded positions are skipped by both
+    logits, loss = model(x, y)
+    torch.testing.assert_close(loss, cross_entropy(logits, y), atol=1e-6, rtol=1e-6)
 
 
 def test_attention_maps_match_transformers_eager_attentions():
@@ -174,6 +197,10 @@ def test_bad_inputs_get_clear_value_errors():
         model(torch.tensor([[1, 2, 77]]))
     with pytest.raises(ValueError, match="got -1"):
         model.generate(torch.tensor([[1, -1]]), 3)
+    with pytest.raises(ValueError, match=r"target ids in \[0, 77\).*got 80"):
+        model(_ids(B=1, T=3), torch.tensor([[1, 80, 2]]))
+    with pytest.raises(ValueError, match=r"targets of shape \(1, 3\)"):
+        model(_ids(B=1, T=3), torch.tensor([1, 2, 3]))
     with pytest.raises(ValueError, match="shape \\(B, T\\)"):
         model(torch.tensor([1, 2, 3]))
     with pytest.raises(ValueError, match="integer token ids"):
@@ -186,6 +213,12 @@ def test_bad_inputs_get_clear_value_errors():
         model.generate(_ids(B=1, T=2), 3, top_k=0)
     with pytest.raises(ValueError, match="n_embd divisible by n_head"):
         GPTConfig(10, 8, 1, 3, 16)
+    with pytest.raises(ValueError, match=r"gelu to be one of \['exact', 'tanh'\], got 'erf'"):
+        GPTConfig(10, 8, 1, 2, 16, gelu="erf")
+    relu = transformers.GPT2LMHeadModel(transformers.GPT2Config(vocab_size=11, n_positions=8, n_embd=8, n_layer=1,
+                                                                n_head=2, activation_function="relu"))
+    with pytest.raises(ValueError, match="got activation 'relu'"):
+        from_hf(relu)
 
 
 @settings(max_examples=25, deadline=None)

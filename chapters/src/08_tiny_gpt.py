@@ -188,6 +188,40 @@ class MyBlock(nn.Module):
 print("block out:", tuple(MyBlock(cfg_demo)(h0).shape))
 
 # %% [markdown]
+# **Which GELU?** GPT-2 uses the tanh approximation above; the exact GELU is $x\,\Phi(x)$, with $\Phi$ the
+# normal distribution function (computed with erf). BERT and nanoGPT use the exact one. How far apart are
+# the two curves, and what does each cost on this CPU for the MLP activations of one training batch?
+
+# %%
+xs = torch.linspace(-6, 6, 10_001)
+gap = (nn.functional.gelu(xs, approximate="tanh") - nn.functional.gelu(xs)).abs()
+print(f"largest gap between the two GELUs on [-6, 6]: {gap.max():.1e} at x = {xs[gap.argmax()]:+.2f}")
+check(bool(gap.max() < 1e-3), True, name="tanh GELU and exact GELU differ by less than 0.001")
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+hidden = torch.randn(12, 64, 4 * 128)        # (B, T, 4C): the MLP's hidden layer in benchmarks/gpt.py
+
+
+def ms_per_call(approximate: str, repeats: int = 50) -> float:
+    nn.functional.gelu(hidden, approximate=approximate)          # warm up
+    t0 = time.perf_counter()
+    for _ in range(repeats):
+        nn.functional.gelu(hidden, approximate=approximate)
+    return (time.perf_counter() - t0) / repeats * 1e3
+
+
+tanh_ms, exact_ms = ms_per_call("tanh"), ms_per_call("none")
+print(f"tanh GELU {tanh_ms:.2f} ms, exact GELU {exact_ms:.2f} ms per call: the exact one is {tanh_ms / exact_ms:.1f}x faster")
+
+# %% [markdown]
+# The curves agree to a few parts in ten thousand, yet a CPU evaluates tanh slowly, and the MLP applies it to
+# $4C$ numbers per token, forwards and backwards. We keep GPT-2's tanh GELU so that our model *is* GPT-2
+# (`to_hf` gives identical logits). `GPTConfig(..., gelu="exact")` swaps it (and `to_hf` then picks
+# transformers' `"gelu"`); `benchmarks/gpt.py` trains both side by side with a nanoGPT-style model and shows
+# that this single choice is the whole speed difference between them.
+
+# %% [markdown]
 # **The whole GPT.** Embeddings, `n_layer` blocks, a final LayerNorm, and the tied output layer.
 
 # %%
