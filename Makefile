@@ -13,6 +13,8 @@ PIP    := $(PY) -m pip
 TORCH  ?= torch==2.13.0
 STAMP  := $(VENV)/.stamp-install
 PORT   ?= 8888
+# Jupyter refuses to run as root unless told to (containers, cloud shells often are root)
+AS_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
 .PHONY: lab test test-unit test-notebooks install browser book labs bench clean help
 
@@ -36,7 +38,7 @@ $(STAMP): pyproject.toml | $(PY)
 install: $(STAMP)
 
 lab: $(STAMP)
-	$(VENV)/bin/jupyter lab --notebook-dir=chapters --port=$(PORT)
+	$(VENV)/bin/jupyter lab --notebook-dir=chapters --port=$(PORT) $(AS_ROOT)
 
 # Debian's Chromium for the real-browser tests (Playwright's own download does not
 # work offline). Installed only when missing and when we may install system packages.
