@@ -94,11 +94,8 @@ class NanoStyleGPT(nn.Module):
 
 
 def nano_style_optimizer(model: nn.Module, cfg: TrainConfig) -> torch.optim.AdamW:
-    """nanoGPT's AdamW: decay on matrices, fused only on CUDA."""
-    params = list(model.parameters())
-    groups = [{"params": [p for p in params if p.ndim >= 2], "weight_decay": cfg.weight_decay},
-              {"params": [p for p in params if p.ndim < 2], "weight_decay": 0.0}]
-    return torch.optim.AdamW(groups, lr=cfg.lr, betas=cfg.betas, fused=True if params[0].is_cuda else None)
+    """nanoGPT's AdamW: the same groups as ours (decay on matrices), but fused only on CUDA."""
+    return make_optimizer(model, cfg, fused=next(model.parameters()).is_cuda)
 
 
 def sync(device: torch.device) -> None:

@@ -476,7 +476,7 @@ def from_hf(hf_model, *, device: str | torch.device | None = None) -> GPT:
     """Our ``GPT`` with the weights of a ``transformers.GPT2LMHeadModel`` (same logits)."""
     hc = hf_model.config
     activation = getattr(hc, "activation_function", "gelu_new")
-    gelu = {"gelu_new": "tanh", "gelu_pytorch_tanh": "tanh", "gelu": "exact"}.get(activation)
+    gelu = {**{hf: ours for ours, hf in _HF_ACTIVATION.items()}, "gelu_pytorch_tanh": "tanh"}.get(activation)
     if gelu is None:
         raise ValueError(f"from_hf expects a GELU (gelu_new, gelu_pytorch_tanh or gelu), got activation {activation!r}")
     if getattr(hc, "n_inner", None) not in (None, 4 * hc.n_embd):

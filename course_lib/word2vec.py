@@ -380,8 +380,7 @@ def _sg_step(W: "torch.Tensor", V: int, centre: "torch.Tensor", context: "torch.
     step_v = torch.bmm(g, u)  # (B, 2w, d)  -lr dJ/dv_o = -lr sum_k g_k u_k
     step_u = torch.bmm(g.transpose(1, 2), v)  # (B, 1+K, d)  -lr dJ/du_k = -lr sum_o g_k v_o
     W.index_add_(0, inputs.reshape(-1), step_v.view(B * m, -1))
-    W.index_add_(0, out_rows.reshape(-1), step_u.view(B * (1 + K), -1))
-    W[pad_row] = 0.0  # the padding row absorbed nothing real: keep it at zero
+    W.index_add_(0, out_rows.reshape(-1), step_u.view(B * (1 + K), -1))  # padded slots added 0: g is 0 there
     return loss, pairs
 
 

@@ -22,19 +22,15 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 FIXTURE = Path(__file__).parent / "fixtures" / "book_widget.ipynb"
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-NPM_CACHE = ROOT / "book" / "_build" / "npm"  # shared with `make book`, so npm runs once
 
 sys.path.insert(0, str(ROOT))
 from book import build as book_build  # noqa: E402
+from _needs import book_assets, unavailable  # noqa: E402
 
 
 @pytest.fixture(scope="module")
 def site(tmp_path_factory):
-    if shutil.which("npm") is None and not (NPM_CACHE / "assets.stamp").is_file():
-        reason = "npm is not installed and the book's scripts are not cached yet (apt-get install npm)"
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(f"CI=true and the book test cannot run: {reason}")
-        pytest.skip(reason)
+    book_assets("book test")
     work = tmp_path_factory.mktemp("book")
     nb = nbformat.read(FIXTURE, as_version=4)
     from nbclient import NotebookClient
@@ -77,7 +73,7 @@ def test_pages_load_nothing_from_the_network_and_assets_live_outside_static(site
 @pytest.fixture(scope="module")
 def browser():
     if not os.path.exists(CHROMIUM):
-        pytest.skip("Chromium is not installed (make browser)")
+        unavailable("book test", f"Chromium not found at {CHROMIUM} (install Debian's 'chromium': make browser)")
     playwright = pytest.importorskip("playwright.sync_api")
     with playwright.sync_playwright() as p:
         b = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])

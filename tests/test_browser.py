@@ -29,6 +29,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from _needs import NPM_CACHE, book_assets, unavailable
 
 pytestmark = pytest.mark.browser
 
@@ -36,7 +37,6 @@ CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--no-first-run", "--disable-sync"]
 REPO = Path(__file__).resolve().parents[1]
-NPM_CACHE = REPO / "book" / "_build" / "npm"  # the book's npm packages, fetched once, shared with `make book`
 HTML_MANAGER = NPM_CACHE / "node_modules" / "@jupyter-widgets" / "html-manager" / "dist" / "embed.js"
 SERVER_START_S = 180          # a loaded 2-core machine can take a while to start JupyterLab
 UI_TIMEOUT_MS = 120_000
@@ -51,11 +51,8 @@ def _require_chromium(chromium: str = CHROMIUM) -> None:
             import playwright.sync_api  # noqa: F401
         except ImportError:
             reason = "the Python package 'playwright' is not installed (pip install playwright)"
-    if reason is None:
-        return
-    if os.environ.get("CI", "").lower() == "true":
-        pytest.fail(f"CI=true and the browser test cannot run: {reason}")
-    pytest.skip(reason)
+    if reason is not None:
+        unavailable("browser test", reason)
 
 
 def test_missing_chromium_skips_locally_and_fails_under_ci(monkeypatch, tmp_path):
@@ -293,15 +290,7 @@ def static_page(executed_notebook, tmp_path: Path) -> Path:
     """
     from nbconvert import HTMLExporter
 
-    if shutil.which("npm") is None and not HTML_MANAGER.is_file():
-        reason = "npm is not installed and the book's npm packages are not cached yet (apt-get install npm)"
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(f"CI=true and the static-page test cannot run: {reason}")
-        pytest.skip(reason)
-    sys.path.insert(0, str(REPO))
-    from book import build as book_build
-
-    book_build.vendor_assets(NPM_CACHE)
+    book_assets("static-page test")
     shutil.copy(HTML_MANAGER, tmp_path / "embed.js")
     html, _ = HTMLExporter(widget_renderer_url="embed.js").from_notebook_node(executed_notebook)
     page = tmp_path / "attention.html"
