@@ -16,7 +16,7 @@ PORT   ?= 8888
 # Jupyter refuses to run as root unless told to (containers, cloud shells often are root)
 AS_ROOT := $(if $(filter 0,$(shell id -u)),--allow-root,)
 
-.PHONY: lab test test-unit test-notebooks install browser book labs bench clean help
+.PHONY: lab test test-unit test-notebooks install browser book labs bench notebooks clean help
 
 help:
 	@echo "make lab   - install (once) and open JupyterLab on chapters/"
@@ -24,6 +24,7 @@ help:
 	@echo "make book  - build the static book into book/_build/html"
 	@echo "make labs  - write student versions of the chapters into labs/student"
 	@echo "make bench - run the benchmarks (slow; prints ratios against peers)"
+	@echo "make notebooks [CHAPTERS=\"08 09\"] - sync chapters/src/*.py into the notebooks and execute them in full mode"
 
 $(PY):
 	$(PYTHON) -m venv $(VENV)
@@ -67,6 +68,11 @@ book: $(STAMP)
 
 labs: $(STAMP)
 	$(PY) -m course_lib.labs release
+
+# chapters/src/NN_name.py is the source of truth; this writes chapters/NN_name.ipynb from it
+# (outputs of unchanged cells kept) and executes it top to bottom in a fresh kernel.
+notebooks: $(STAMP)
+	$(PY) tools/notebooks.py execute $(CHAPTERS)
 
 bench: $(STAMP)
 	$(PY) benchmarks/run_all.py

@@ -12,11 +12,11 @@ AssertionError carrying the same sentence, so an autograder can report it.
 from __future__ import annotations
 
 from numbers import Number
-from typing import Any
+from typing import Any, Sequence
 
 import numpy as np
 
-__all__ = ["check", "expect", "compare"]
+__all__ = ["check", "expect", "compare", "forbid", "call_without", "ForbiddenCall"]
 
 
 def _is_tensor(x: Any) -> bool:
@@ -139,3 +139,99 @@ def expect(actual: Any, expected: Any, *, name: str, rtol: float = 1e-5, atol: f
     if msg is not None:
         raise AssertionError(f"✗ {name}: {msg}")
     print(f"✓ {name}")
+
+
+# ---------------------------------------------------------------------------------------
+# Exercises are built, not called: switch off the function that would solve them.
+# ---------------------------------------------------------------------------------------
+
+class ForbiddenCall(RuntimeError):
+    """Raised when an exercise's solution calls a function that its test switched off."""
+
+
+def _resolve(dotted: str) -> tuple[Any, str, Any]:
+    """'torch.nn.functional.softmax' -> (the module or class that holds it, 'softmax', the object)."""
+    import importlib
+
+    if not isinstance(dotted, str) or "." not in dotted:
+        raise ValueError(f"forbid() expected dotted names such as 'torch.logsumexp', got {dotted!r}")
+    parts = dotted.split(".")
+    for cut in range(len(parts) - 1, 0, -1):  # longest importable module prefix, then attributes
+        try:
+            owner = importlib.import_module(".".join(parts[:cut]))
+        except ImportError:
+            continue
+        for attr in parts[cut:-1]:
+            owner = getattr(owner, attr)
+        if not hasattr(owner, parts[-1]):
+            raise ValueError(f"forbid(): {'.'.join(parts[:-1])} has no attribute {parts[-1]!r} ({dotted!r})")
+        return owner, parts[-1], getattr(owner, parts[-1])
+    raise ValueError(f"forbid(): cannot import any module of {dotted!r}")
+
+
+def _blocker(dotted: str, what: str):
+    def blocked(*args: Any, **kwargs: Any):
+        raise ForbiddenCall(f"{dotted} is switched off in this test: this exercise asks you to build "
+                            f"{what} yourself, from the operations the chapter showed.")
+    blocked.__name__ = dotted.rsplit(".", 1)[-1]
+    return blocked
+
+
+class forbid:
+    """Switch functions off while an exercise's test runs the learner's code::
+
+        with forbid("torch.logsumexp", "torch.Tensor.logsumexp", what="log-sum-exp"):
+            got = logsumexp(z)          # a solution that calls torch.logsumexp raises ForbiddenCall
+        expect(got, reference, name="log-sum-exp")
+
+    Each dotted name is replaced by a function that raises :class:`ForbiddenCall`, in its
+    module (or class) and under every name in the caller's namespace (the notebook's
+    globals) that is bound to the same object, so ``from torch import logsumexp as lse``
+    is caught too. Everything is restored on exit, also when the block raises. Compute
+    the reference values outside the block: they may need the switched-off functions.
+    """
+
+    def __init__(self, *names: str, what: str = "this piece", namespace: dict | None = None):
+        if not names:
+            raise ValueError("forbid() expected at least one dotted name, such as 'torch.softmax'")
+        self.names, self.what, self.namespace = names, what, namespace
+        self._undo: list[tuple[Any, str, Any]] = []
+
+    def __enter__(self) -> "forbid":
+        import sys
+
+        ns = self.namespace if self.namespace is not None else sys._getframe(1).f_globals
+        targets = [(_resolve(n), n) for n in self.names]
+        try:
+            for (owner, attr, original), dotted in targets:
+                block = _blocker(dotted, self.what)
+                self._undo.append((owner, attr, owner.__dict__[attr] if attr in getattr(owner, "__dict__", {})
+                                   else original))
+                setattr(owner, attr, block)
+                for key, value in list(ns.items()):
+                    if value is original:
+                        self._undo.append((ns, key, value))
+                        ns[key] = block
+        except BaseException:
+            self.__exit__(None, None, None)
+            raise
+        return self
+
+    def __exit__(self, *exc: Any) -> bool:
+        for owner, attr, original in reversed(self._undo):
+            if isinstance(owner, dict):
+                owner[attr] = original
+            else:
+                setattr(owner, attr, original)
+        self._undo.clear()
+        return False
+
+
+def call_without(forbidden: Sequence[str], fn: Any, *args: Any, what: str = "this piece", **kwargs: Any) -> Any:
+    """``fn(*args, **kwargs)`` with the dotted names in ``forbidden`` switched off (see :class:`forbid`)."""
+    import sys
+
+    if isinstance(forbidden, str):
+        raise ValueError(f"call_without() expected a list of dotted names, got the string {forbidden!r}")
+    with forbid(*forbidden, what=what, namespace=sys._getframe(1).f_globals):
+        return fn(*args, **kwargs)

@@ -102,3 +102,59 @@ def test_solutions_pasted_back_score_full_marks(path, tmp_path):
     failing = [f"{e.grade_id}: {e.message}" for e in report.exercises if e.status != "passed"]
     assert not failing, f"{path.name}: the solutions do not pass their own tests: {failing}"
     assert report.score == report.max_score > 0
+
+
+# --------------------------------------------------------------------------------------------
+# Built, not called: a cheat per exercise (tests/cheats/chNN.py) scores zero, and the same
+# cheat passes once the switch (course_lib.checks.forbid) is neutralised.
+
+from cheats import cheats_for  # noqa: E402
+
+# Put in front of a submission, this cell makes forbid() a no-op for the whole kernel.
+_NEUTRALISE_FORBID = """\
+import course_lib.checks as _checks
+_checks.forbid.__enter__ = lambda self: self
+_checks.forbid.__exit__ = lambda self, *exc: False
+"""
+
+
+def _with_cheats(path, tmp_path, *, neutralise: bool):
+    source = nbformat.read(path, as_version=4)
+    cheats = cheats_for(path)
+    if cheats is None:
+        pytest.fail(f"{path.name} has no tests/cheats/ch{path.name[:2]}.py: every exercise needs a cheat "
+                    "that calls the function its test forbids")
+    solution_ids = {e["grade_id"].removesuffix("-test") for e in labs.exercises(source)}
+    assert set(cheats) == solution_ids, (
+        f"{path.name}: cheats for {sorted(cheats)} but exercises {sorted(solution_ids)}")
+    student = labs.student_version(source, name=path.name)
+    for gid, cell in _by_id(student).items():
+        if cell.metadata["nbgrader"].get("solution"):
+            cell.source = cheats[gid]
+    if neutralise:
+        student.cells.insert(0, nbformat.v4.new_code_cell(_NEUTRALISE_FORBID))
+    submission = tmp_path / path.name
+    nbformat.write(student, submission)
+    [report] = labs.grade_submissions([submission], sources=[path], cell_timeout=CELL_TIMEOUT,
+                                      time_limit=TIME_LIMIT)
+    return report
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("path", CHAPTERS, ids=ids)
+def test_cheats_score_zero(path, tmp_path):
+    report = _with_cheats(path, tmp_path, neutralise=False)
+    passing = [e.grade_id for e in report.exercises if e.status == "passed"]
+    assert not passing, f"{path.name}: a cheat that calls the forbidden function passes {passing}"
+    forbidden = [e for e in report.exercises if "ForbiddenCall" in e.message]
+    assert len(forbidden) == len(report.exercises), (
+        f"{path.name}: every cheat should be stopped by forbid(), got "
+        f"{[(e.grade_id, e.message[:80]) for e in report.exercises if e not in forbidden]}")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("path", CHAPTERS, ids=ids)
+def test_cheats_are_real_shortcuts(path, tmp_path):
+    report = _with_cheats(path, tmp_path, neutralise=True)
+    failing = [f"{e.grade_id}: {e.message}" for e in report.exercises if e.status != "passed"]
+    assert not failing, f"{path.name}: with forbid() off these cheats fail, so they prove nothing: {failing}"

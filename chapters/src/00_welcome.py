@@ -7,9 +7,7 @@
 # ---
 
 # %% [markdown]
-# <!-- Source of truth for chapters/00_welcome.ipynb. Rebuild from the repository root with
-#   .venv/bin/jupytext --to ipynb chapters/src/00_welcome.py -o chapters/00_welcome.ipynb
-#   .venv/bin/jupyter nbconvert --to notebook --execute --inplace chapters/00_welcome.ipynb -->
+# <!-- Source of truth: chapters/src/00_welcome.py; `make notebooks CHAPTERS=00` rebuilds and runs this notebook. -->
 # # 00 · Welcome: how this course works
 #
 # **What you will do in this chapter**
@@ -64,6 +62,21 @@
 # Every chapter starts with the same three lines. `set_seed(0)` seeds Python's `random`,
 # NumPy and PyTorch, so a fresh kernel prints the same numbers every time: the numbers you
 # see in the committed notebook are the numbers you should get.
+
+# %%
+# Set-up. After `make lab` this does nothing. In Colab, or in a kernel that lacks the course, it
+# installs the course from a checkout it finds around this notebook, or says what to run.
+import importlib.util, pathlib, subprocess, sys
+if importlib.util.find_spec("course_lib") is None:
+    _here = pathlib.Path.cwd().resolve()
+    _root = next((p for p in (_here, *_here.parents) if (p / "course_lib").is_dir()), None)
+    if _root is None:
+        raise ModuleNotFoundError(
+            "This kernel has no course_lib. In a terminal, or in a notebook cell starting with '!', run "
+            "`git clone <the course's repository URL> course && pip install -e ./course`, then restart "
+            "the kernel and open this chapter from course/chapters/.")
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "-e", str(_root)], check=True)
+    sys.path.insert(0, str(_root))
 
 # %%
 import course_lib

@@ -7,9 +7,7 @@
 # ---
 
 # %% [markdown]
-# <!-- Source of truth for chapters/01_text_to_numbers.ipynb. Rebuild from the repository root with
-#   .venv/bin/jupytext --to ipynb chapters/src/01_text_to_numbers.py -o chapters/01_text_to_numbers.ipynb
-#   .venv/bin/jupyter nbconvert --to notebook --execute --inplace chapters/01_text_to_numbers.ipynb -->
+# <!-- Source of truth: chapters/src/01_text_to_numbers.py; `make notebooks CHAPTERS=01` rebuilds and runs this notebook. -->
 # # 01 · From text to numbers
 #
 # A neural network only ever sees numbers. This chapter builds the path every language model
@@ -29,6 +27,21 @@
 # **Prerequisites:** chapter 00; NumPy arrays, indexing and `@` (matrix product).
 #
 # **Time:** about 45 minutes to read and experiment; the notebook itself runs in a few seconds.
+
+# %%
+# Set-up. After `make lab` this does nothing. In Colab, or in a kernel that lacks the course, it
+# installs the course from a checkout it finds around this notebook, or says what to run.
+import importlib.util, pathlib, subprocess, sys
+if importlib.util.find_spec("course_lib") is None:
+    _here = pathlib.Path.cwd().resolve()
+    _root = next((p for p in (_here, *_here.parents) if (p / "course_lib").is_dir()), None)
+    if _root is None:
+        raise ModuleNotFoundError(
+            "This kernel has no course_lib. In a terminal, or in a notebook cell starting with '!', run "
+            "`git clone <the course's repository URL> course && pip install -e ./course`, then restart "
+            "the kernel and open this chapter from course/chapters/.")
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "-e", str(_root)], check=True)
+    sys.path.insert(0, str(_root))
 
 # %%
 import re

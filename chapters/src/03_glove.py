@@ -7,9 +7,7 @@
 # ---
 
 # %% [markdown]
-# <!-- Source of truth for chapters/03_glove.ipynb. Rebuild from the repository root with
-#   .venv/bin/jupytext --to ipynb chapters/src/03_glove.py -o chapters/03_glove.ipynb
-#   .venv/bin/jupyter nbconvert --to notebook --execute --inplace chapters/03_glove.ipynb -->
+# <!-- Source of truth: chapters/src/03_glove.py; `make notebooks CHAPTERS=03` rebuilds and runs this notebook. -->
 # # 03 · GloVe: word vectors from co-occurrence counts
 #
 # Word2Vec (chapter 02) slides a window over the text and makes millions of small predictions.
@@ -32,6 +30,21 @@
 #
 # **Time:** about 60 minutes to read and experiment; the notebook runs in about 5 minutes on a
 # laptop CPU (about a minute with `COURSE_FAST=1`, which trains for one or two epochs only).
+
+# %%
+# Set-up. After `make lab` this does nothing. In Colab, or in a kernel that lacks the course, it
+# installs the course from a checkout it finds around this notebook, or says what to run.
+import importlib.util, pathlib, subprocess, sys
+if importlib.util.find_spec("course_lib") is None:
+    _here = pathlib.Path.cwd().resolve()
+    _root = next((p for p in (_here, *_here.parents) if (p / "course_lib").is_dir()), None)
+    if _root is None:
+        raise ModuleNotFoundError(
+            "This kernel has no course_lib. In a terminal, or in a notebook cell starting with '!', run "
+            "`git clone <the course's repository URL> course && pip install -e ./course`, then restart "
+            "the kernel and open this chapter from course/chapters/.")
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "-e", str(_root)], check=True)
+    sys.path.insert(0, str(_root))
 
 # %%
 import time

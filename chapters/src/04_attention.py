@@ -7,9 +7,7 @@
 # ---
 
 # %% [markdown]
-# <!-- Source of truth for chapters/04_attention.ipynb. Rebuild from the repository root with
-#   .venv/bin/jupytext --to ipynb chapters/src/04_attention.py -o chapters/04_attention.ipynb
-#   .venv/bin/jupyter nbconvert --to notebook --execute --inplace chapters/04_attention.ipynb -->
+# <!-- Source of truth: chapters/src/04_attention.py; `make notebooks CHAPTERS=04` rebuilds and runs this notebook. -->
 # # 04 · Scaled dot-product attention
 #
 # Word vectors (chapters 02 and 03) give every word one fixed meaning. But "bank" in *river bank*
@@ -30,6 +28,21 @@
 # **Prerequisites:** chapter 01 (tokens, ids, embedding lookup); matrix products and `@`; PyTorch tensors.
 #
 # **Time:** about 45 minutes; the notebook runs in a few seconds.
+
+# %%
+# Set-up. After `make lab` this does nothing. In Colab, or in a kernel that lacks the course, it
+# installs the course from a checkout it finds around this notebook, or says what to run.
+import importlib.util, pathlib, subprocess, sys
+if importlib.util.find_spec("course_lib") is None:
+    _here = pathlib.Path.cwd().resolve()
+    _root = next((p for p in (_here, *_here.parents) if (p / "course_lib").is_dir()), None)
+    if _root is None:
+        raise ModuleNotFoundError(
+            "This kernel has no course_lib. In a terminal, or in a notebook cell starting with '!', run "
+            "`git clone <the course's repository URL> course && pip install -e ./course`, then restart "
+            "the kernel and open this chapter from course/chapters/.")
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "-e", str(_root)], check=True)
+    sys.path.insert(0, str(_root))
 
 # %%
 import math

@@ -7,9 +7,7 @@
 # ---
 
 # %% [markdown]
-# <!-- Source of truth for chapters/05_multi_head_attention.ipynb. Rebuild from the repository root with
-#   .venv/bin/jupytext --to ipynb chapters/src/05_multi_head_attention.py -o chapters/05_multi_head_attention.ipynb
-#   .venv/bin/jupyter nbconvert --to notebook --execute --inplace chapters/05_multi_head_attention.ipynb -->
+# <!-- Source of truth: chapters/src/05_multi_head_attention.py; `make notebooks CHAPTERS=05` rebuilds and runs this notebook. -->
 # # 05 · Multi-head attention
 #
 # In chapter 04 every word attended with its raw vector: $Q = K = V = X$. Real attention learns
@@ -32,6 +30,21 @@
 # **Prerequisites:** chapter 04 (scaled dot-product attention, masks); `torch.nn.Linear`, `view`, `transpose`.
 #
 # **Time:** about 50 minutes; the notebook runs in under a minute.
+
+# %%
+# Set-up. After `make lab` this does nothing. In Colab, or in a kernel that lacks the course, it
+# installs the course from a checkout it finds around this notebook, or says what to run.
+import importlib.util, pathlib, subprocess, sys
+if importlib.util.find_spec("course_lib") is None:
+    _here = pathlib.Path.cwd().resolve()
+    _root = next((p for p in (_here, *_here.parents) if (p / "course_lib").is_dir()), None)
+    if _root is None:
+        raise ModuleNotFoundError(
+            "This kernel has no course_lib. In a terminal, or in a notebook cell starting with '!', run "
+            "`git clone <the course's repository URL> course && pip install -e ./course`, then restart "
+            "the kernel and open this chapter from course/chapters/.")
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "-e", str(_root)], check=True)
+    sys.path.insert(0, str(_root))
 
 # %%
 import math

@@ -7,9 +7,7 @@
 # ---
 
 # %% [markdown]
-# <!-- Source of truth for chapters/06_transformer.ipynb. Rebuild from the repository root with
-#   .venv/bin/jupytext --to ipynb chapters/src/06_transformer.py -o chapters/06_transformer.ipynb
-#   .venv/bin/jupyter nbconvert --to notebook --execute --inplace chapters/06_transformer.ipynb -->
+# <!-- Source of truth: chapters/src/06_transformer.py; `make notebooks CHAPTERS=06` rebuilds and runs this notebook. -->
 # # 06 · The Transformer
 #
 # Attention alone is not a model. It does not know word order, its outputs drift in scale layer after layer,
@@ -32,6 +30,21 @@
 # as a black box (`F.cross_entropy`).
 #
 # **Time:** about 60 minutes; the notebook runs in about two minutes (the training takes most of it).
+
+# %%
+# Set-up. After `make lab` this does nothing. In Colab, or in a kernel that lacks the course, it
+# installs the course from a checkout it finds around this notebook, or says what to run.
+import importlib.util, pathlib, subprocess, sys
+if importlib.util.find_spec("course_lib") is None:
+    _here = pathlib.Path.cwd().resolve()
+    _root = next((p for p in (_here, *_here.parents) if (p / "course_lib").is_dir()), None)
+    if _root is None:
+        raise ModuleNotFoundError(
+            "This kernel has no course_lib. In a terminal, or in a notebook cell starting with '!', run "
+            "`git clone <the course's repository URL> course && pip install -e ./course`, then restart "
+            "the kernel and open this chapter from course/chapters/.")
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "-e", str(_root)], check=True)
+    sys.path.insert(0, str(_root))
 
 # %%
 import math

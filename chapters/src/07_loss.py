@@ -7,9 +7,7 @@
 # ---
 
 # %% [markdown]
-# <!-- Source of truth for chapters/07_loss.ipynb. Rebuild from the repository root with
-#   .venv/bin/jupytext --to ipynb chapters/src/07_loss.py -o chapters/07_loss.ipynb
-#   .venv/bin/jupyter nbconvert --to notebook --execute --inplace chapters/07_loss.ipynb -->
+# <!-- Source of truth: chapters/src/07_loss.py; `make notebooks CHAPTERS=07` rebuilds and runs this notebook. -->
 # # 07 · The loss: how a language model is graded
 #
 # A language model outputs, at every position, one score per vocabulary entry: the **logits**.
@@ -29,6 +27,21 @@
 # **Prerequisites:** chapters 01 (tokens and ids) and 04 (softmax appears in attention); PyTorch tensors and `.backward()`.
 #
 # **Time:** about 40 minutes; the notebook runs in a few seconds.
+
+# %%
+# Set-up. After `make lab` this does nothing. In Colab, or in a kernel that lacks the course, it
+# installs the course from a checkout it finds around this notebook, or says what to run.
+import importlib.util, pathlib, subprocess, sys
+if importlib.util.find_spec("course_lib") is None:
+    _here = pathlib.Path.cwd().resolve()
+    _root = next((p for p in (_here, *_here.parents) if (p / "course_lib").is_dir()), None)
+    if _root is None:
+        raise ModuleNotFoundError(
+            "This kernel has no course_lib. In a terminal, or in a notebook cell starting with '!', run "
+            "`git clone <the course's repository URL> course && pip install -e ./course`, then restart "
+            "the kernel and open this chapter from course/chapters/.")
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "-e", str(_root)], check=True)
+    sys.path.insert(0, str(_root))
 
 # %%
 import math

@@ -7,9 +7,7 @@
 # ---
 
 # %% [markdown]
-# <!-- Source of truth for chapters/08_tiny_gpt.ipynb. Rebuild from the repository root with
-#   .venv/bin/jupytext --to ipynb chapters/src/08_tiny_gpt.py -o chapters/08_tiny_gpt.ipynb
-#   .venv/bin/jupyter nbconvert --to notebook --execute --inplace --ExecutePreprocessor.timeout=3600 chapters/08_tiny_gpt.ipynb -->
+# <!-- Source of truth: chapters/src/08_tiny_gpt.py; `make notebooks CHAPTERS=08` rebuilds and runs this notebook. -->
 # # 08 · A tiny GPT, trained on Shakespeare
 #
 # Everything so far comes together: characters become ids (chapter 01), attention mixes them
@@ -31,6 +29,21 @@
 #
 # **Time:** about an hour to read; the full training run takes under 10 minutes on two CPU cores
 # (with `COURSE_FAST=1` a smaller model trains for a few hundred steps in about a minute).
+
+# %%
+# Set-up. After `make lab` this does nothing. In Colab, or in a kernel that lacks the course, it
+# installs the course from a checkout it finds around this notebook, or says what to run.
+import importlib.util, pathlib, subprocess, sys
+if importlib.util.find_spec("course_lib") is None:
+    _here = pathlib.Path.cwd().resolve()
+    _root = next((p for p in (_here, *_here.parents) if (p / "course_lib").is_dir()), None)
+    if _root is None:
+        raise ModuleNotFoundError(
+            "This kernel has no course_lib. In a terminal, or in a notebook cell starting with '!', run "
+            "`git clone <the course's repository URL> course && pip install -e ./course`, then restart "
+            "the kernel and open this chapter from course/chapters/.")
+    subprocess.run([sys.executable, "-m", "pip", "install", "-q", "-e", str(_root)], check=True)
+    sys.path.insert(0, str(_root))
 
 # %%
 import math
