@@ -23,7 +23,6 @@ ROOT = Path(__file__).resolve().parent.parent
 FIXTURE = Path(__file__).parent / "fixtures" / "book_widget.ipynb"
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 
-sys.path.insert(0, str(ROOT))
 from book import build as book_build  # noqa: E402
 from _needs import book_assets, unavailable  # noqa: E402
 
