@@ -7,32 +7,25 @@ Every check cell in the course prints one short, stable line::
     ✗ softmax rows: 2 of 12 values differ; first at index (1, 2): 0.3 vs expected 0.25 (rtol=1e-05, atol=1e-08)
 
 ``check`` returns True/False; ``expect`` (used by exercise tests) raises an
-AssertionError carrying the same sentence, so an autograder can report it.
+AssertionError carrying the same sentence, so an autograder can report it. In a test
+cell, ``forbid`` switches off the function an exercise asks the learner to build, and
+``Credit`` splits the cell's points over parts that pass or fail on their own.
 """
 from __future__ import annotations
 
+from contextlib import contextmanager
 from numbers import Number
-from typing import Any, Sequence
+from typing import Any, Iterator, Sequence
 
 import numpy as np
 
-__all__ = ["check", "expect", "compare", "forbid", "call_without", "ForbiddenCall"]
+from ._validate import to_numpy
+
+__all__ = ["check", "expect", "compare", "Credit", "forbid", "call_without", "ForbiddenCall", "numerical_gradient"]
 
 
 def _is_tensor(x: Any) -> bool:
     return type(x).__module__.startswith("torch") and hasattr(x, "detach")
-
-
-_NUMPY_FLOATS = ("torch.float16", "torch.float32", "torch.float64")
-
-
-def _to_numpy(x: Any) -> np.ndarray:
-    if _is_tensor(x):
-        x = x.detach().cpu()
-        if x.is_floating_point() and str(x.dtype) not in _NUMPY_FLOATS:  # bfloat16, float8: numpy has none
-            x = x.float()
-        return x.numpy()
-    return np.asarray(x)
 
 
 def _fmt(v: Any) -> str:
@@ -89,15 +82,14 @@ def compare(actual: Any, expected: Any, *, rtol: float = 1e-5, atol: float = 1e-
         return None if bool(actual) == bool(expected) and isinstance(actual, (bool, np.bool_)) else \
             f"got {actual!r}, expected {expected!r}"
     try:
-        a, e = _to_numpy(actual), _to_numpy(expected)
+        a, e = to_numpy(actual), to_numpy(expected)
     except Exception:
         return None if actual == expected else f"got {actual!r}, expected {expected!r}"
     if a.dtype == object or e.dtype == object:
         return None if actual == expected else f"got {actual!r}, expected {expected!r}"
     if a.shape != e.shape:
         return f"shape {a.shape} != expected {e.shape}"
-    if a.dtype.kind in "biu" and e.dtype.kind in "fc" and not isinstance(actual, Number):
-        pass  # integer results compared with float references are fine numerically
+    # integer results compared with float references are fine numerically; the reverse is not
     if a.dtype.kind in "fc" and e.dtype.kind in "biu" and not isinstance(expected, Number):
         return f"dtype {a.dtype} != expected {e.dtype} (expected integers)"
     if a.dtype.kind == "b" or e.dtype.kind == "b" or a.dtype.kind in "US" or e.dtype.kind in "US":
@@ -139,6 +131,67 @@ def expect(actual: Any, expected: Any, *, name: str, rtol: float = 1e-5, atol: f
     if msg is not None:
         raise AssertionError(f"✗ {name}: {msg}")
     print(f"✓ {name}")
+
+
+# ---------------------------------------------------------------------------------------
+# Partial credit: a test cell's points split over parts that pass or fail on their own.
+# ---------------------------------------------------------------------------------------
+
+class Credit:
+    """Split a test cell's points over named parts; the cell's value is the points earned::
+
+        credit = Credit(3)                          # the cell's nbgrader points
+        with credit.part("a small example", 1):
+            expect(count_word("a b a", "a"), 2, name="count_word('a b a', 'a')")
+        with credit.part("the whole play", 2):
+            expect(count_word(play, "love"), reference, name="count_word(play, 'love')")
+        credit.total()                              # the last line of the cell
+
+    A part whose body raises (a failed ``expect``, the stub's ``NotImplementedError``, a
+    :class:`ForbiddenCall`) earns nothing and prints ``✗ part: reason``; the cell carries on.
+    ``total()`` raises an AssertionError naming every failed part when no part passed (a
+    stub still fails its test), and otherwise returns the points earned. A test cell whose
+    value is a number is scored with that number, by nbgrader (its partial-credit rule) and
+    by the course's grader alike. Partial credit is opt-in: a test cell without ``Credit``
+    scores all or nothing.
+    """
+
+    def __init__(self, points: float):
+        if isinstance(points, bool) or not isinstance(points, Number) or not points > 0:
+            raise ValueError(f"Credit() expected the cell's points, a number > 0, got {points!r}")
+        self.points = float(points)
+        self.parts: list[tuple[str, float, str | None]] = []  # (name, points, None or why it failed)
+
+    @contextmanager
+    def part(self, name: str, points: float) -> Iterator[None]:
+        """A block of checks worth ``points``: all of them, or nothing if the block raises."""
+        if not isinstance(name, str) or not name:
+            raise ValueError(f"Credit.part() expected a non-empty string name, got {name!r}")
+        if isinstance(points, bool) or not isinstance(points, Number) or not points > 0:
+            raise ValueError(f"Credit.part({name!r}) expected points > 0, got {points!r}")
+        try:
+            yield
+        except Exception as exc:  # noqa: BLE001 - any failure of the learner's code costs this part only
+            why = str(exc) or type(exc).__name__
+            why = why.removeprefix("✗ ")
+            self.parts.append((name, float(points), f"{type(exc).__name__}: {why}"))
+            print(f"✗ {name} (0/{points:g} points): {type(exc).__name__}: {why}")
+        else:
+            self.parts.append((name, float(points), None))
+
+    def total(self) -> float:
+        """The points earned; AssertionError when every part failed or the parts do not add up."""
+        split = sum(p for _, p, _ in self.parts)
+        if abs(split - self.points) > 1e-9:
+            raise ValueError(f"Credit({self.points:g}): the parts that ran add up to {split:g} points; every "
+                             "part must run (none inside an if or a loop that can skip it) and add up to the cell's")
+        earned = sum(p for _, p, why in self.parts if why is None)
+        failed = [f"{name}: {why}" for name, _, why in self.parts if why is not None]
+        if earned == 0:
+            raise AssertionError("✗ every part failed: " + "; ".join(failed))
+        if failed:
+            print(f"{earned:g} of {self.points:g} points; failed: " + "; ".join(failed))
+        return earned
 
 
 # ---------------------------------------------------------------------------------------
@@ -235,3 +288,29 @@ def call_without(forbidden: Sequence[str], fn: Any, *args: Any, what: str = "thi
         raise ValueError(f"call_without() expected a list of dotted names, got the string {forbidden!r}")
     with forbid(*forbidden, what=what, namespace=sys._getframe(1).f_globals):
         return fn(*args, **kwargs)
+
+
+# ---------------------------------------------------------------------------------------
+# Gradients checked by finite differences (chapters 02, 03 and every hand-derived gradient).
+# ---------------------------------------------------------------------------------------
+
+def numerical_gradient(f: Any, x: np.ndarray, eps: float = 1e-6) -> np.ndarray:
+    """Central finite differences: :math:`\\partial f/\\partial x_i \\approx (f(x + \\epsilon e_i) - f(x - \\epsilon e_i)) / 2\\epsilon`.
+
+    ``f`` maps the array to a float (it may read ``x`` itself, or its argument); ``x`` must be
+    a float64 NumPy array: it is perturbed in place, one coordinate at a time, and restored.
+    """
+    if not isinstance(x, np.ndarray) or x.dtype != np.float64:
+        raise ValueError(f"numerical_gradient expected a float64 numpy array, got "
+                         f"{type(x).__name__} {getattr(x, 'dtype', '')}")
+    grad = np.zeros_like(x)
+    flat, gflat = x.reshape(-1), grad.reshape(-1)
+    for i in range(flat.size):
+        old = flat[i]
+        flat[i] = old + eps
+        up = f(x)
+        flat[i] = old - eps
+        down = f(x)
+        flat[i] = old
+        gflat[i] = (up - down) / (2 * eps)
+    return grad

@@ -8,7 +8,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from course_lib.checks import check, compare, expect
+from course_lib.checks import Credit, check, compare, expect
 
 
 def _line(capsys, actual, expected, **kw) -> tuple[bool, str]:
@@ -154,3 +154,70 @@ def test_compare_agrees_with_numpy_allclose(expected, noise, where):
     if msg is not None:
         assert msg.startswith(f"{int(bad.sum())} of {actual.size} values differ") or actual.ndim == 0
     assert compare(torch.from_numpy(actual), torch.from_numpy(expected)) == msg
+
+
+# ----------------------------------------------------------------------------- dtypes through _validate.to_numpy
+
+
+def test_integer_results_against_float_references_match_but_not_the_reverse(capsys):
+    assert check(np.array([1, 2]), np.array([1.0, 2.0]), name="ints vs floats")
+    assert not check(np.array([1.0, 2.0]), np.array([1, 2]), name="floats vs ints")
+    assert "expected integers" in capsys.readouterr().out
+
+
+def test_bfloat16_tensors_compare_through_float32(capsys):
+    x = torch.tensor([0.5, 1.5], dtype=torch.bfloat16)
+    assert check(x, np.array([0.5, 1.5]), name="bf16")
+    assert not check(x, np.array([0.5, 2.5]), name="bf16 wrong")
+
+
+# ----------------------------------------------------------------------------- partial credit
+
+
+def _credit_cell(first_ok: bool, second_ok: bool) -> Credit:
+    credit = Credit(3)
+    with credit.part("small", 1):
+        expect(1 if first_ok else 0, 1, name="first")
+    with credit.part("large", 2):
+        if not second_ok:
+            raise NotImplementedError()
+        expect(2, 2, name="second")
+    return credit
+
+
+def test_credit_gives_the_points_of_the_parts_that_pass(capsys):
+    assert _credit_cell(True, True).total() == 3
+    assert _credit_cell(False, True).total() == 2
+    out = capsys.readouterr().out
+    assert "✗ small (0/1 points): AssertionError: first: got 0, expected 1" in out
+    assert "2 of 3 points; failed: small" in out
+    assert _credit_cell(True, False).total() == 1
+
+
+def test_credit_with_every_part_failed_raises_so_a_stub_still_fails():
+    with pytest.raises(AssertionError, match="every part failed: small: .*large: NotImplementedError"):
+        _credit_cell(False, False).total()
+
+
+def test_credit_parts_must_add_up_to_the_cells_points():
+    credit = Credit(3)
+    with credit.part("only part", 1):
+        pass
+    with pytest.raises(ValueError, match="add up to 1 points"):
+        credit.total()
+
+
+@pytest.mark.parametrize("bad", [0, -1, "3", True, None])
+def test_credit_refuses_bad_points(bad):
+    with pytest.raises(ValueError, match="Credit"):
+        Credit(bad)
+    with pytest.raises(ValueError, match="points > 0"):
+        with Credit(1).part("p", bad):
+            pass
+
+
+def test_credit_lets_interrupts_through():
+    credit = Credit(1)
+    with pytest.raises(KeyboardInterrupt):
+        with credit.part("p", 1):
+            raise KeyboardInterrupt
