@@ -5,6 +5,7 @@
     wv.analogy("man", "king", "woman")            # man : king :: woman : ?   (3CosAdd)
     evaluate_similarity(wv, load_similarity("wordsim353"))   # (spearman, coverage)
     evaluate_analogies(wv, load_analogies())                 # (accuracy, coverage)
+    evaluate_analogies_by_section(wv, load_analogies())      # {section: (correct, covered)}
 
 The two evaluations follow gensim's ``KeyedVectors.evaluate_word_pairs`` and
 ``evaluate_word_analogies`` rule for rule (upper-cased lookup where the first, most
@@ -21,7 +22,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["WordVectors", "evaluate_similarity", "evaluate_analogies"]
+__all__ = ["WordVectors", "evaluate_similarity", "evaluate_analogies", "evaluate_analogies_by_section"]
 
 
 def _unit_rows(m: np.ndarray) -> np.ndarray:
@@ -210,22 +211,43 @@ def evaluate_analogies(wv: WordVectors, questions: Sequence[tuple[str, ...]], *,
     the best of the five nearest words to ``unit(b) - unit(a) + unit(c)`` that is not
     a, b or c. Returns ``(accuracy on the covered questions, coverage)``.
     """
+    hits, n_questions = _analogy_hits(wv, questions, restrict_vocab, "evaluate_analogies")
+    accuracy = sum(ok for _, ok in hits) / len(hits) if hits else 0.0
+    return accuracy, len(hits) / n_questions
+
+
+def evaluate_analogies_by_section(wv: WordVectors, questions: Sequence[tuple[str, ...]], *,
+                                  restrict_vocab: int = 30000) -> dict[str, tuple[int, int]]:
+    """The rules of :func:`evaluate_analogies`, section by section (``capital-common-countries``,
+    ``gram3-comparative``, ...): ``{section: (correct, covered)}`` for every section with at
+    least one covered question, in the order of the file (gensim's ``sections`` list)."""
+    hits, _ = _analogy_hits(wv, questions, restrict_vocab, "evaluate_analogies_by_section")
+    out: dict[str, tuple[int, int]] = {}
+    for section, ok in hits:
+        right, total = out.get(section, (0, 0))
+        out[section] = (right + int(ok), total + 1)
+    return out
+
+
+def _analogy_hits(wv: WordVectors, questions: Sequence[tuple[str, ...]], restrict_vocab: int,
+                  fn: str) -> tuple[list[tuple[str | None, bool]], int]:
+    """(section, answered right?) for every covered question, and the number of questions."""
     if not isinstance(wv, WordVectors):
-        raise ValueError(f"evaluate_analogies expected WordVectors, got {type(wv).__name__}")
+        raise ValueError(f"{fn} expected WordVectors, got {type(wv).__name__}")
     if len(questions) == 0:
-        raise ValueError("evaluate_analogies got no questions; expected [(a, b, c, d), ...]")
+        raise ValueError(f"{fn} got no questions; expected [(a, b, c, d), ...]")
     ok = _upper_vocab(wv, restrict_vocab)
     n_keep = min(int(restrict_vocab), len(wv))
     u = wv.unit_vectors[:n_keep]  # (V', d)
     upper = [w.upper() for w in wv.words[:n_keep]]
-    covered: list[tuple[int, int, int, str, tuple[str, str, str]]] = []
+    covered: list[tuple[int, int, int, str, tuple[str, str, str], str | None]] = []
     for q in questions:
         if len(q) not in (4, 5):
             raise ValueError(f"expected (a, b, c, d) or (section, a, b, c, d), got {q!r}")
         a, b, c, d = (w.upper() for w in q[-4:])
         if a in ok and b in ok and c in ok and d in ok:
-            covered.append((ok[a], ok[b], ok[c], d, (a, b, c)))
-    correct = 0
+            covered.append((ok[a], ok[b], ok[c], d, (a, b, c), q[0] if len(q) == 5 else None))
+    hits: list[tuple[str | None, bool]] = []
     for start in range(0, len(covered), 1024):  # batches of questions: one matrix product each
         chunk = covered[start:start + 1024]
         ia, ib, ic = (np.array([q[k] for q in chunk]) for k in range(3))
@@ -236,15 +258,14 @@ def evaluate_analogies(wv: WordVectors, questions: Sequence[tuple[str, ...]], *,
             sims[rows, col] = -np.inf  # gensim drops the input words from the candidates
         top = np.argsort(-sims, axis=1, kind="stable")[:, :5] if sims.shape[1] <= 5 else \
             _top5(sims)
-        for (_, _, _, d, ignore), cands in zip(chunk, top):
+        for (_, _, _, d, ignore, section), cands in zip(chunk, top):
             predicted = None
             for i in cands:
                 predicted = upper[i]
                 if predicted not in ignore:
                     break
-            correct += predicted == d
-    accuracy = correct / len(covered) if covered else 0.0
-    return accuracy, len(covered) / len(questions)
+            hits.append((section, predicted == d))
+    return hits, len(questions)
 
 
 def _top5(sims: np.ndarray) -> np.ndarray:

@@ -1,6 +1,6 @@
 """GloVe from scratch, and the count-based baseline PPMI + SVD (chapter 03).
 
-    vocab = build_vocab(sentences, min_count=5)             # shared with word2vec
+    vocab = build_vocab(sentences, min_count=5)             # course_lib.text, shared with word2vec
     ids, doc = vocab.encode(sentences)
     X = cooccurrence_counts(ids, window=10, vocab_size=len(vocab), doc=doc)  # sparse (V, V)
     f = glove_weight(X.data, x_max=10.0, alpha=0.75)        # weighting f(x)
@@ -23,7 +23,8 @@ import numpy as np
 import scipy.sparse as sp
 
 from .evaluation import WordVectors
-from .word2vec import _check_positive_int, _progress, _torch_threads, build_vocab
+from ._validate import positive_int, progress as _progress_bar, torch_threads
+from .text import build_vocab
 
 __all__ = ["cooccurrence_counts", "glove_weight", "glove_loss", "glove_loss_and_grads",
            "train_glove", "ppmi", "ppmi_svd"]
@@ -41,8 +42,8 @@ def cooccurrence_counts(ids: np.ndarray, window: int, vocab_size: int, *, doc: n
 
     Returns a (V, V) ``scipy.sparse.csr_matrix`` of float64.
     """
-    window = _check_positive_int("window", window)
-    vocab_size = _check_positive_int("vocab_size", vocab_size)
+    window = positive_int(window, "window", "cooccurrence_counts")
+    vocab_size = positive_int(vocab_size, "vocab_size", "cooccurrence_counts")
     ids = np.asarray(ids)
     if ids.ndim != 1 or (ids.size and ids.dtype.kind not in "iu"):
         raise ValueError(f"ids must be a 1-D integer array, got shape {ids.shape} dtype {ids.dtype}")
@@ -81,18 +82,6 @@ def glove_weight(x: np.ndarray, x_max: float = 10.0, alpha: float = 0.75) -> np.
     if np.any(x < 0):
         raise ValueError("co-occurrence counts must be non-negative")
     return np.minimum(1.0, (x / x_max) ** alpha)
-
-
-def _check_glove_batch(W: np.ndarray, W_t: np.ndarray, b: np.ndarray, b_t: np.ndarray,
-                       rows: np.ndarray, cols: np.ndarray, x: np.ndarray) -> None:
-    if W.ndim != 2 or W_t.shape != W.shape:
-        raise ValueError(f"W and W_t must both have shape (V, d), got {W.shape} and {W_t.shape}")
-    if b.shape != (W.shape[0],) or b_t.shape != (W.shape[0],):
-        raise ValueError(f"b and b_t must have shape ({W.shape[0]},), got {b.shape} and {b_t.shape}")
-    if not (rows.shape == cols.shape == x.shape) or rows.ndim != 1:
-        raise ValueError(f"rows, cols and x must be 1-D of one length, got {rows.shape}, {cols.shape}, {x.shape}")
-    if np.any(x <= 0):
-        raise ValueError("GloVe fits log X, so every count x must be > 0")
 
 
 def glove_loss(W: np.ndarray, W_t: np.ndarray, b: np.ndarray, b_t: np.ndarray, rows: np.ndarray,
@@ -178,9 +167,9 @@ def train_glove(sentences: Sequence[Sequence[str]], *, vector_size: int = 100, w
     """
     import torch
 
-    vector_size = _check_positive_int("vector_size", vector_size)
-    epochs = _check_positive_int("epochs", epochs)
-    batch_size = _check_positive_int("batch_size", batch_size)
+    vector_size = positive_int(vector_size, "vector_size", "train_glove")
+    epochs = positive_int(epochs, "epochs", "train_glove")
+    batch_size = positive_int(batch_size, "batch_size", "train_glove")
     if not lr > 0:
         raise ValueError(f"lr must be positive, got {lr}")
     glove_weight(np.ones(1), x_max, alpha)  # validates x_max and alpha
@@ -196,8 +185,8 @@ def train_glove(sentences: Sequence[Sequence[str]], *, vector_size: int = 100, w
     rows_all, cols_all = torch.from_numpy(X.row.astype(np.int64)), torch.from_numpy(X.col.astype(np.int64))
     logx_all = torch.from_numpy(np.log(X.data)).float()
     fx_all = torch.from_numpy(glove_weight(X.data, x_max, alpha)).float()
-    losses, bar = [], _progress(epochs, progress)
-    with _torch_threads(threads), torch.no_grad():
+    losses, bar = [], _progress_bar(epochs, progress)
+    with torch_threads(threads, "train_glove"), torch.no_grad():
         for epoch in range(epochs):
             order = torch.randperm(len(rows_all), generator=gen)  # shuffle entries every epoch
             cost = _adagrad_epoch(PG, rows_all[order], cols_all[order], logx_all[order], fx_all[order],
@@ -241,7 +230,7 @@ def ppmi_svd(sentences: Sequence[Sequence[str]], *, vector_size: int = 100, wind
     """
     from scipy.sparse.linalg import svds
 
-    vector_size = _check_positive_int("vector_size", vector_size)
+    vector_size = positive_int(vector_size, "vector_size", "ppmi_svd")
     vocab = build_vocab(sentences, min_count=min_count)
     if vector_size >= len(vocab):
         raise ValueError(f"vector_size must be smaller than the vocabulary ({len(vocab)} words), got {vector_size}")
@@ -253,3 +242,16 @@ def ppmi_svd(sentences: Sequence[Sequence[str]], *, vector_size: int = 100, wind
     U, S = U[:, order], S[order]
     U *= np.sign(U[np.abs(U).argmax(0), np.arange(U.shape[1])])  # fix each column's sign
     return WordVectors(vocab.words, (U * S ** eig).astype(np.float32), info={"singular_values": S})
+
+
+# ----------------------------------------------------------------------------- input checks
+def _check_glove_batch(W: np.ndarray, W_t: np.ndarray, b: np.ndarray, b_t: np.ndarray,
+                       rows: np.ndarray, cols: np.ndarray, x: np.ndarray) -> None:
+    if W.ndim != 2 or W_t.shape != W.shape:
+        raise ValueError(f"W and W_t must both have shape (V, d), got {W.shape} and {W_t.shape}")
+    if b.shape != (W.shape[0],) or b_t.shape != (W.shape[0],):
+        raise ValueError(f"b and b_t must have shape ({W.shape[0]},), got {b.shape} and {b_t.shape}")
+    if not (rows.shape == cols.shape == x.shape) or rows.ndim != 1:
+        raise ValueError(f"rows, cols and x must be 1-D of one length, got {rows.shape}, {cols.shape}, {x.shape}")
+    if np.any(x <= 0):
+        raise ValueError("GloVe fits log X, so every count x must be > 0")

@@ -4,6 +4,13 @@
     vocab  = Vocab(tokens, min_freq=1)                 # token <-> id, with an unknown token
     ids    = vocab.encode(tokens)                      # [2, 3, ...]
     E[ids]                                             # embedding lookup = one_hot(ids) @ E
+    x, y   = random_batches(ids, block_size, batch)    # language-model examples: y is x shifted by one
+
+and the vocabulary of the word-vector chapters (02 word2vec, 03 GloVe), which drops rare
+words instead of mapping them to an unknown token:
+
+    vocab    = build_vocab(sentences, min_count=5)     # Word2VecVocab: words by count, and the counts
+    ids, doc = vocab.encode(sentences)                 # one flat id stream + the sentence of each token
 """
 from __future__ import annotations
 
@@ -11,23 +18,20 @@ import operator
 import re
 from collections import Counter
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["word_tokenize", "char_tokenize", "chinese_tokenize", "Vocab", "one_hot",
-           "embedding_lookup", "cosine_similarity", "random_batches"]
+from ._validate import positive_int
+
+__all__ = ["word_tokenize", "char_tokenize", "chinese_tokenize", "Vocab", "Word2VecVocab", "build_vocab",
+           "one_hot", "embedding_lookup", "cosine_similarity", "random_batches"]
 
 # a word is letters/digits with inner apostrophes or hyphens; any other visible char is its own token
 _WORD_RE = re.compile(r"[^\W_]+(?:['’-][^\W_]+)*|[^\w\s]", re.UNICODE)
 # CJK Unified Ideographs (+ extension A) and CJK punctuation
 _CJK_RE = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\u3000-\u303f\uff00-\uffef]")
 _CJK_SPLIT_RE = re.compile(f"({_CJK_RE.pattern})")  # split keeping each CJK character
-
-
-def _require_text(text: object, fn: str) -> str:
-    if not isinstance(text, str):
-        raise ValueError(f"{fn} expected a str, got {type(text).__name__}")
-    return text
 
 
 def word_tokenize(text: str, *, lower: bool = True) -> list[str]:
@@ -142,6 +146,55 @@ class Vocab:
         return out
 
 
+@dataclass
+class Word2VecVocab:
+    """The vocabulary of word2vec and GloVe: words seen at least ``min_count`` times, most
+    frequent first, with their counts. Unlike :class:`Vocab` it has no unknown token:
+    rare words are dropped from the text, before any window is formed (as gensim does)."""
+
+    words: list[str]
+    counts: np.ndarray  # (V,) int64
+
+    def __post_init__(self) -> None:
+        self.index = {w: i for i, w in enumerate(self.words)}
+
+    def __len__(self) -> int:
+        return len(self.words)
+
+    def encode(self, sentences: Sequence[Sequence[str]]) -> tuple[np.ndarray, np.ndarray]:
+        """Flatten sentences into ids, dropping out-of-vocabulary words.
+
+        Returns ``ids`` (N,) int64 and ``doc`` (N,) int64, the sentence number of each
+        token: windows never cross from one sentence into the next.
+        """
+        ids, doc = [], []
+        index = self.index
+        for s, sent in enumerate(sentences):
+            kept = [index[w] for w in sent if w in index]
+            ids.extend(kept)
+            doc.extend([s] * len(kept))
+        return np.array(ids, dtype=np.int64), np.array(doc, dtype=np.int64)
+
+
+def build_vocab(sentences: Sequence[Sequence[str]], *, min_count: int = 5) -> Word2VecVocab:
+    """Count words and keep those seen at least ``min_count`` times, most frequent first.
+
+    Ties keep the order of first appearance, like gensim, so both libraries number the
+    words identically.
+    """
+    _check_sentences(sentences)
+    min_count = positive_int(min_count, "min_count", "build_vocab")
+    counts: Counter[str] = Counter()
+    for sent in sentences:
+        counts.update(sent)
+    kept = [(w, c) for w, c in counts.items() if c >= min_count]
+    if not kept:
+        raise ValueError(f"min_count={min_count} leaves no words: the most frequent of the "
+                         f"{len(counts)} distinct words occurs {max(counts.values())} times")
+    kept.sort(key=lambda wc: -wc[1])  # stable: ties stay in order of first appearance
+    return Word2VecVocab([w for w, _ in kept], np.array([c for _, c in kept], dtype=np.int64))
+
+
 def one_hot(ids: Sequence[int] | np.ndarray, vocab_size: int) -> np.ndarray:
     """One-hot rows: ``one_hot(ids, V)[n, ids[n]] = 1``; shape ``(len(ids), V)``, float32."""
     if isinstance(vocab_size, bool) or not isinstance(vocab_size, (int, np.integer)) or vocab_size < 1:
@@ -211,3 +264,22 @@ def random_batches(data, block_size: int, batch_size: int, *, generator=None):
     x = data[starts[:, None] + offsets].long()        # (B, T)
     y = data[starts[:, None] + offsets + 1].long()    # (B, T)
     return x, y
+
+
+# ----------------------------------------------------------------------------- input checks
+def _require_text(text: object, fn: str) -> str:
+    if not isinstance(text, str):
+        raise ValueError(f"{fn} expected a str, got {type(text).__name__}")
+    return text
+
+
+def _check_sentences(sentences: object) -> None:
+    if isinstance(sentences, str) or not isinstance(sentences, Sequence):
+        raise ValueError("expected sentences as a list of token lists (list[list[str]]), "
+                         f"got {type(sentences).__name__}")
+    if len(sentences) == 0 or all(len(s) == 0 for s in sentences):
+        raise ValueError("the corpus is empty: expected at least one sentence with at least one token")
+    first = next(s for s in sentences if len(s))
+    if isinstance(first, str) or not isinstance(first[0], str):
+        raise ValueError("expected each sentence to be a list of str tokens, got "
+                         f"{type(first).__name__} of {type(first[0]).__name__}; tokenize the text first")

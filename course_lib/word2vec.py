@@ -2,7 +2,7 @@
 
 The pipeline, one small function per step:
 
-    vocab  = build_vocab(sentences, min_count=5)           # words by frequency, with counts
+    vocab  = build_vocab(sentences, min_count=5)           # course_lib.text: words by frequency, with counts
     ids, doc = vocab.encode(sentences)                     # one flat id stream + sentence number
     keep   = keep_probabilities(vocab.counts, sample=1e-3) # frequent-word subsampling
     c, o   = skipgram_pairs(ids, window=5, doc=doc, rng=rng)   # (centre, context) pairs
@@ -21,84 +21,18 @@ at zero, and a learning rate decaying linearly to ``min_lr``.
 from __future__ import annotations
 
 import time
-from collections import Counter
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
+from ._validate import positive_int, progress as _progress_bar, torch_threads
 from .evaluation import WordVectors
+from .text import Word2VecVocab, build_vocab  # noqa: F401  (the vocabulary lives with the others, in text)
 
-__all__ = ["Word2VecVocab", "build_vocab", "keep_probabilities", "subsample", "window_positions",
-           "skipgram_pairs", "cbow_windows", "noise_distribution", "sample_negatives", "sigmoid",
-           "sgns_loss", "sgns_loss_and_grads", "numerical_gradient", "train_word2vec"]
-
-
-# ----------------------------------------------------------------------------- vocabulary
-@dataclass
-class Word2VecVocab:
-    """Words seen at least ``min_count`` times, most frequent first, with their counts."""
-
-    words: list[str]
-    counts: np.ndarray  # (V,) int64
-
-    def __post_init__(self) -> None:
-        self.index = {w: i for i, w in enumerate(self.words)}
-
-    def __len__(self) -> int:
-        return len(self.words)
-
-    def encode(self, sentences: Sequence[Sequence[str]]) -> tuple[np.ndarray, np.ndarray]:
-        """Flatten sentences into ids, dropping out-of-vocabulary words (as gensim does).
-
-        Returns ``ids`` (N,) int64 and ``doc`` (N,) int64, the sentence number of each
-        token: windows never cross from one sentence into the next.
-        """
-        ids, doc = [], []
-        index = self.index
-        for s, sent in enumerate(sentences):
-            kept = [index[w] for w in sent if w in index]
-            ids.extend(kept)
-            doc.extend([s] * len(kept))
-        return np.array(ids, dtype=np.int64), np.array(doc, dtype=np.int64)
-
-
-def _check_sentences(sentences: object) -> None:
-    if isinstance(sentences, str) or not isinstance(sentences, Sequence):
-        raise ValueError("expected sentences as a list of token lists (list[list[str]]), "
-                         f"got {type(sentences).__name__}")
-    if len(sentences) == 0 or all(len(s) == 0 for s in sentences):
-        raise ValueError("the corpus is empty: expected at least one sentence with at least one token")
-    first = next(s for s in sentences if len(s))
-    if isinstance(first, str) or not isinstance(first[0], str):
-        raise ValueError("expected each sentence to be a list of str tokens, got "
-                         f"{type(first).__name__} of {type(first[0]).__name__}; tokenize the text first")
-
-
-def _check_positive_int(name: str, value: object) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{name} must be an integer >= 1, got {value!r}")
-    return int(value)
-
-
-def build_vocab(sentences: Sequence[Sequence[str]], *, min_count: int = 5) -> Word2VecVocab:
-    """Count words and keep those seen at least ``min_count`` times, most frequent first.
-
-    Ties keep the order of first appearance, like gensim, so both libraries number the
-    words identically.
-    """
-    _check_sentences(sentences)
-    min_count = _check_positive_int("min_count", min_count)
-    counts: Counter[str] = Counter()
-    for sent in sentences:
-        counts.update(sent)
-    kept = [(w, c) for w, c in counts.items() if c >= min_count]
-    if not kept:
-        raise ValueError(f"min_count={min_count} leaves no words: the most frequent of the "
-                         f"{len(counts)} distinct words occurs {max(counts.values())} times")
-    kept.sort(key=lambda wc: -wc[1])  # stable: ties stay in order of first appearance
-    return Word2VecVocab([w for w, _ in kept], np.array([c for _, c in kept], dtype=np.int64))
+__all__ = ["keep_probabilities", "subsample", "window_positions", "skipgram_pairs", "cbow_windows",
+           "noise_distribution", "sample_negatives", "sigmoid", "sgns_loss", "sgns_loss_and_grads",
+           "train_word2vec"]
 
 
 # ----------------------------------------------------------------------------- subsampling
@@ -111,11 +45,9 @@ def keep_probabilities(counts: np.ndarray, sample: float = 1e-3) -> np.ndarray:
 
     the formula of the word2vec C tool and gensim. ``sample=0`` keeps everything.
     """
-    counts = np.asarray(counts)
-    if counts.ndim != 1 or counts.size == 0 or counts.dtype.kind not in "iuf" or np.any(counts <= 0):
-        raise ValueError(f"counts must be a non-empty 1-D array of positive numbers, got shape {counts.shape}")
+    counts = _check_counts(counts, "keep_probabilities", positive=True)
     if not 0 <= sample < 1:
-        raise ValueError(f"sample must lie in [0, 1), got {sample}")
+        raise ValueError(f"keep_probabilities expected sample in [0, 1), got {sample}")
     if sample == 0:
         return np.ones(counts.shape, dtype=np.float64)
     t = sample * counts.sum()
@@ -139,7 +71,7 @@ def window_positions(n_tokens: int, window: int, *, doc: np.ndarray | None = Non
     Returns ``pos`` (N, 2*window) int64 context positions and ``valid`` (N, 2*window) bool,
     columns ordered by offset ``-window, ..., -1, +1, ..., +window``.
     """
-    window = _check_positive_int("window", window)
+    window = positive_int(window, "window", "window_positions")
     offsets = np.concatenate([np.arange(-window, 0), np.arange(1, window + 1)])  # (2w,)
     centre = np.arange(n_tokens)[:, None]  # (N, 1)
     pos = centre + offsets[None, :]  # (N, 2w)
@@ -162,9 +94,7 @@ def skipgram_pairs(ids: np.ndarray, window: int, *, doc: np.ndarray | None = Non
     ``skipgram_pairs([10, 11, 12], window=1)`` -> centres ``[10, 11, 11, 12]``,
     contexts ``[11, 10, 12, 11]``. Pass ``rng`` for the shrunk (dynamic) window.
     """
-    ids = np.asarray(ids)
-    if ids.ndim != 1 or (ids.size and ids.dtype.kind not in "iu"):
-        raise ValueError(f"ids must be a 1-D integer array, got shape {ids.shape} dtype {ids.dtype}")
+    ids = _check_ids(ids, "skipgram_pairs")
     pos, valid = window_positions(len(ids), window, doc=doc, rng=rng)  # (N, 2w)
     rows, cols = np.nonzero(valid)
     return ids[rows], ids[pos[rows, cols]]
@@ -176,9 +106,7 @@ def cbow_windows(ids: np.ndarray, window: int, *, doc: np.ndarray | None = None,
 
     Positions without any context word (a one-word sentence) are dropped.
     """
-    ids = np.asarray(ids)
-    if ids.ndim != 1:
-        raise ValueError(f"ids must be a 1-D integer array, got shape {ids.shape}")
+    ids = _check_ids(ids, "cbow_windows")
     pos, valid = window_positions(len(ids), window, doc=doc, rng=rng)
     contexts = np.where(valid, ids[np.clip(pos, 0, max(len(ids) - 1, 0))], -1)  # (N, 2w)
     has_context = valid.any(axis=1)
@@ -188,9 +116,7 @@ def cbow_windows(ids: np.ndarray, window: int, *, doc: np.ndarray | None = None,
 # ----------------------------------------------------------------------------- noise
 def noise_distribution(counts: np.ndarray, power: float = 0.75) -> np.ndarray:
     """Negative-sampling distribution :math:`P_n(w) = f(w)^{0.75} / \\sum_v f(v)^{0.75}`."""
-    counts = np.asarray(counts, dtype=np.float64)
-    if counts.ndim != 1 or counts.size == 0 or np.any(counts < 0) or counts.sum() == 0:
-        raise ValueError(f"counts must be a non-empty 1-D array of non-negative numbers, got shape {counts.shape}")
+    counts = _check_counts(counts, "noise_distribution", positive=False).astype(np.float64)
     p = counts ** power
     return p / p.sum()
 
@@ -224,16 +150,6 @@ def sigmoid(x: np.ndarray) -> np.ndarray:
 def _log_sigmoid(x: np.ndarray) -> np.ndarray:
     """:math:`\\log \\sigma(x) = -\\log(1 + e^{-x})`, stable."""
     return -np.logaddexp(0.0, -x)
-
-
-def _check_sgns_shapes(v_c: np.ndarray, u_o: np.ndarray, u_neg: np.ndarray) -> None:
-    if v_c.ndim != 2:
-        raise ValueError(f"v_c must have shape (B, d), got {v_c.shape}")
-    B, d = v_c.shape
-    if u_o.shape != (B, d):
-        raise ValueError(f"u_o must have shape (B, d) = {(B, d)} like v_c, got {u_o.shape}")
-    if u_neg.ndim != 3 or u_neg.shape[0] != B or u_neg.shape[2] != d:
-        raise ValueError(f"u_neg must have shape (B, K, d) = ({B}, K, {d}), got {u_neg.shape}")
 
 
 def sgns_loss(v_c: np.ndarray, u_o: np.ndarray, u_neg: np.ndarray) -> float:
@@ -273,27 +189,6 @@ def sgns_loss_and_grads(v_c: np.ndarray, u_o: np.ndarray, u_neg: np.ndarray
     grad_u_o = g_pos[:, None] * v_c  # (B, d)
     grad_u_neg = g_neg[:, :, None] * v_c[:, None, :]  # (B, K, d)
     return loss, grad_v, grad_u_o, grad_u_neg
-
-
-def numerical_gradient(f: Callable[[np.ndarray], float], x: np.ndarray, eps: float = 1e-6) -> np.ndarray:
-    """Central finite differences: :math:`\\partial f/\\partial x_i \\approx (f(x + \\epsilon e_i) - f(x - \\epsilon e_i)) / 2\\epsilon`.
-
-    ``x`` must be a float64 array; it is perturbed in place and restored.
-    """
-    if not isinstance(x, np.ndarray) or x.dtype != np.float64:
-        raise ValueError(f"numerical_gradient needs a float64 numpy array, got "
-                         f"{type(x).__name__} {getattr(x, 'dtype', '')}")
-    grad = np.zeros_like(x)
-    flat, gflat = x.reshape(-1), grad.reshape(-1)
-    for i in range(flat.size):
-        old = flat[i]
-        flat[i] = old + eps
-        up = f(x)
-        flat[i] = old - eps
-        down = f(x)
-        flat[i] = old
-        gflat[i] = (up - down) / (2 * eps)
-    return grad
 
 
 # ----------------------------------------------------------------------------- the fast torch trainer
@@ -413,8 +308,11 @@ def _cbow_step(W: "torch.Tensor", V: int, centre: "torch.Tensor", context: "torc
 
     context (B, 2w) padded with -1. ``W`` has one extra last row kept at zero: padded
     slots point at it, so every gather and scatter has a fixed shape (no boolean masks).
-    As in the C tool and gensim (cbow_mean=1), each context word receives the full
-    error of the mean, not a 1/count share. Returns the summed loss and the number of windows.
+    With :math:`h = \\frac{1}{|C|}\\sum_{j \\in C} v_j` over the |C| context words actually present
+    (a shrunk window has fewer), the true gradient is :math:`\\partial J/\\partial v_j = \\frac{1}{|C|}
+    \\partial J/\\partial h`. Like the C tool and gensim (cbow_mean=1), each context word is moved
+    by the full :math:`-\\eta\\,\\partial J/\\partial h` instead, |C| times the gradient step.
+    Returns the summed loss and the number of windows.
     """
     import torch
 
@@ -441,7 +339,7 @@ def _cbow_step(W: "torch.Tensor", V: int, centre: "torch.Tensor", context: "torc
 
 def train_word2vec(sentences: Sequence[Sequence[str]], *, sg: bool = True, vector_size: int = 100,
                    window: int = 5, negative: int = 5, sample: float = 1e-3, min_count: int = 5,
-                   epochs: int = 5, lr: float = 0.025, seed: int = 0, progress: bool = True,
+                   epochs: int = 5, lr: float | None = None, seed: int = 0, progress: bool = True,
                    min_lr: float = 1e-4, batch_size: int = 1024,
                    threads: int | None = 1) -> WordVectors:
     """Train skip-gram (``sg=True``) or CBOW with negative sampling; return the input vectors.
@@ -451,7 +349,8 @@ def train_word2vec(sentences: Sequence[Sequence[str]], *, sg: bool = True, vecto
     in torch with hand-written gradients (sparse ``index_add_`` updates) on
     ``batch_size`` windows at a time; in skip-gram the pairs of one window share their
     noise words. The learning rate falls linearly from ``lr`` to ``min_lr`` over all
-    batches of all epochs. ``wv.info`` reports the loss per example (per pair for
+    batches of all epochs; ``lr=None`` takes the word2vec C tool's defaults, 0.025 for
+    skip-gram and 0.05 for CBOW (gensim's ``alpha`` is 0.025 for both). ``wv.info`` reports the loss per example (per pair for
     skip-gram, per window for CBOW) of each epoch, the effective words (after
     subsampling) and effective words per second. ``threads`` sets torch's intra-op
     threads during training (None: leave torch's setting); one thread is the default,
@@ -460,11 +359,14 @@ def train_word2vec(sentences: Sequence[Sequence[str]], *, sg: bool = True, vecto
     """
     import torch
 
-    cfg = Word2VecConfig(sg=bool(sg), vector_size=_check_positive_int("vector_size", vector_size),
-                         window=_check_positive_int("window", window),
-                         negative=_check_positive_int("negative", negative), sample=sample,
-                         min_count=min_count, epochs=_check_positive_int("epochs", epochs), lr=lr,
-                         min_lr=min_lr, batch_size=_check_positive_int("batch_size", batch_size), seed=seed)
+    fn = "train_word2vec"
+    if lr is None:
+        lr = 0.025 if sg else 0.05  # the C tool's defaults (gensim uses 0.025 for both)
+    cfg = Word2VecConfig(sg=bool(sg), vector_size=positive_int(vector_size, "vector_size", fn),
+                         window=positive_int(window, "window", fn),
+                         negative=positive_int(negative, "negative", fn), sample=sample,
+                         min_count=min_count, epochs=positive_int(epochs, "epochs", fn), lr=lr,
+                         min_lr=min_lr, batch_size=positive_int(batch_size, "batch_size", fn), seed=seed)
     if not lr > 0 or not 0 <= min_lr <= lr:
         raise ValueError(f"expected lr > 0 and 0 <= min_lr <= lr, got lr={lr}, min_lr={min_lr}")
     vocab = build_vocab(sentences, min_count=min_count)
@@ -480,8 +382,8 @@ def train_word2vec(sentences: Sequence[Sequence[str]], *, sg: bool = True, vecto
     step = _sg_step if cfg.sg else _cbow_step
     expected_words = float(keep[ids].sum()) * cfg.epochs  # to spread the lr decay over the whole run
     words_done, losses, seconds, effective = 0.0, [], 0.0, 0
-    bar = _progress(cfg.epochs, progress)
-    with _torch_threads(threads), torch.no_grad():
+    bar = _progress_bar(cfg.epochs, progress)
+    with torch_threads(threads, fn), torch.no_grad():
         for epoch in range(cfg.epochs):
             t0 = time.perf_counter()
             centres, contexts, n_words = _epoch_examples(cfg, ids, doc, keep, rng)
@@ -492,6 +394,7 @@ def train_word2vec(sentences: Sequence[Sequence[str]], *, sg: bool = True, vecto
                 draws = torch.randint(len(noise_table), (len(centre), cfg.negative), generator=gen)
                 negs = noise_table[draws]  # (B, K) ids drawn from the unigram^0.75 distribution
                 loss, count = step(W, V, centre, context, negs, alpha)
+                _check_not_diverged(loss, count, cfg, epoch)
                 done += len(centre)
                 total, examples = total + loss, examples + count
             words_done += n_words
@@ -504,34 +407,58 @@ def train_word2vec(sentences: Sequence[Sequence[str]], *, sg: bool = True, vecto
     return WordVectors(vocab.words, W[:V].numpy().copy(), info=info)
 
 
-@contextmanager
-def _torch_threads(threads: int | None) -> Iterator[None]:
-    """Run a block with torch using ``threads`` intra-op threads (None: unchanged), then restore."""
-    import torch
-
-    old = torch.get_num_threads()
-    if threads is not None:
-        torch.set_num_threads(_check_positive_int("threads", threads))
-    try:
-        yield
-    finally:
-        torch.set_num_threads(old)
+# ----------------------------------------------------------------------------- input checks
+def _check_ids(ids: object, fn: str) -> np.ndarray:
+    """A 1-D array of integer word ids (an empty one is fine)."""
+    arr = np.asarray(ids)
+    if arr.ndim != 1 or (arr.size and arr.dtype.kind not in "iu"):
+        raise ValueError(f"{fn} expected ids as a 1-D array of integer word ids, got shape {arr.shape} "
+                         f"dtype {arr.dtype}")
+    return arr.astype(np.int64) if arr.size == 0 else arr
 
 
-def _progress(total: int, enabled: bool) -> Callable[[int, float], None]:
-    """A tiny progress reporter: a tqdm bar when available, else nothing."""
-    if not enabled:
-        return lambda epoch, loss: None
-    try:
-        from tqdm.auto import tqdm
-    except ImportError:  # pragma: no cover
-        return lambda epoch, loss: print(f"epoch {epoch + 1}/{total}: loss {loss:.4f}")
-    bar = tqdm(total=total, desc="epochs", leave=False)
+def _check_counts(counts: object, fn: str, *, positive: bool) -> np.ndarray:
+    """A non-empty 1-D array of word counts, each > 0 (``positive``) or >= 0 and not all 0."""
+    arr = np.asarray(counts)
+    if arr.ndim != 1 or arr.size == 0 or arr.dtype.kind not in "iuf":
+        raise ValueError(f"{fn} expected counts as a non-empty 1-D array of numbers, got shape {arr.shape} "
+                         f"dtype {arr.dtype}")
+    bad = np.flatnonzero(~(arr > 0) if positive else ~(arr >= 0))
+    if bad.size:
+        rule = "> 0 (every vocabulary word occurs at least once)" if positive else ">= 0"
+        raise ValueError(f"{fn} expected every count {rule}, got counts[{bad[0]}] = {arr[bad[0]].item()!r}")
+    if not positive and arr.sum() == 0:
+        raise ValueError(f"{fn} expected at least one count > 0, got all zeros")
+    return arr
 
-    def update(epoch: int, loss: float) -> None:
-        bar.set_postfix(loss=f"{loss:.4f}")
-        bar.update(1)
-        if epoch + 1 == total:
-            bar.close()
 
-    return update
+def _check_sgns_shapes(v_c: np.ndarray, u_o: np.ndarray, u_neg: np.ndarray) -> None:
+    if v_c.ndim != 2:
+        raise ValueError(f"v_c must have shape (B, d), got {v_c.shape}")
+    B, d = v_c.shape
+    if u_o.shape != (B, d):
+        raise ValueError(f"u_o must have shape (B, d) = {(B, d)} like v_c, got {u_o.shape}")
+    if u_neg.ndim != 3 or u_neg.shape[0] != B or u_neg.shape[2] != d:
+        raise ValueError(f"u_neg must have shape (B, K, d) = ({B}, K, {d}), got {u_neg.shape}")
+
+
+DIVERGED = 3.0  # a batch whose loss per example exceeds 3x the starting (1 + K) ln 2 has diverged
+
+
+def _check_not_diverged(loss: float, count: int, cfg: Word2VecConfig, epoch: int) -> None:
+    """Stop a run that blew up, with the reason, instead of returning meaningless vectors.
+
+    Output vectors start at zero, so every example starts at a loss of (1 + K) ln 2 and
+    SGD only lowers it. A batch adds up the steps of all its windows; a frequent word that
+    sits in hundreds of windows of one batch gets hundreds of steps at once, and with a
+    big ``batch_size`` (skip-gram: 4096 on the wiki text) the sum overshoots and grows.
+    """
+    start = (1 + cfg.negative) * np.log(2.0)
+    per_example = loss / max(count, 1)
+    if not per_example <= DIVERGED * start:  # also catches NaN
+        raise ValueError(
+            f"train_word2vec diverged in epoch {epoch + 1}: a batch's loss per example reached "
+            f"{per_example:.3g}, above {DIVERGED:g} x its starting value (1 + negative) ln 2 = {start:.2f}. "
+            f"With batch_size={cfg.batch_size} and lr={cfg.lr}, each batch adds up the steps of every "
+            f"window that shares a frequent word; expected a smaller batch_size (1024, the default, is "
+            f"tested) or a smaller lr")

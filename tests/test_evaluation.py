@@ -8,7 +8,8 @@ gensim_models = pytest.importorskip("gensim.models")
 from gensim.models import KeyedVectors  # noqa: E402
 
 from course_lib import datasets  # noqa: E402
-from course_lib.evaluation import WordVectors, evaluate_analogies, evaluate_similarity  # noqa: E402
+from course_lib.evaluation import (WordVectors, evaluate_analogies, evaluate_analogies_by_section,  # noqa: E402
+                                  evaluate_similarity)
 from course_lib.glove import ppmi_svd  # noqa: E402
 
 
@@ -54,6 +55,11 @@ def test_analogies_equal_gensim(wv, restrict_vocab):
     assert accuracy == pytest.approx(score, abs=1e-12)
     assert coverage == pytest.approx(n_covered / len(questions), abs=1e-12)
     assert accuracy > 0  # the test must be able to fail: some answers are right
+    by_section = evaluate_analogies_by_section(wv, questions, restrict_vocab=restrict_vocab)
+    theirs = {s["section"]: (len(s["correct"]), len(s["correct"]) + len(s["incorrect"]))
+              for s in sections[:-1] if s["correct"] or s["incorrect"]}
+    assert by_section == theirs and list(by_section) == list(theirs)
+    assert sum(c for c, _ in by_section.values()) > 0
 
 
 def test_most_similar_and_analogy_equal_gensim(wv):

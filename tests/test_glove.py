@@ -7,7 +7,7 @@ import scipy.sparse as sp
 import torch
 
 from course_lib import glove
-from course_lib.word2vec import numerical_gradient
+from course_lib.checks import numerical_gradient
 
 
 def test_cooccurrence_counts_on_a_hand_checked_text():
@@ -150,7 +150,7 @@ def test_bad_input_gets_clear_errors():
         glove.train_glove([], progress=False)
     with pytest.raises(ValueError, match="min_count=5 leaves no words"):
         glove.train_glove([["a", "b"]], progress=False)
-    with pytest.raises(ValueError, match="window must be an integer >= 1"):
+    with pytest.raises(ValueError, match="cooccurrence_counts expected window to be an integer >= 1, got 0"):
         glove.cooccurrence_counts(np.array([0, 1]), 0, 2)
     with pytest.raises(ValueError, match=r"ids must lie in \[0, 2\)"):
         glove.cooccurrence_counts(np.array([0, 5]), 2, 2)
@@ -161,3 +161,27 @@ def test_bad_input_gets_clear_errors():
         glove.glove_loss(W, W_t, b, b_t, rows, cols, x * 0)
     with pytest.raises(ValueError, match="vector_size must be smaller than the vocabulary"):
         glove.ppmi_svd([["a", "b", "c"]], vector_size=10, min_count=1)
+
+
+def test_no_module_imports_another_modules_private_helpers():
+    """glove used to take _check_positive_int, _progress and _torch_threads from word2vec."""
+    import ast
+    from pathlib import Path
+
+    import course_lib
+
+    for path in (Path(course_lib.__file__).parent / name for name in ("glove.py", "word2vec.py", "text.py",
+                                                                       "evaluation.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module and node.module != "_validate":
+                private = [a.name for a in node.names if a.name.startswith("_")]
+                assert not private, f"{path.name} imports {private} from {node.module}"
+
+
+def test_vocabulary_and_finite_differences_live_in_their_rooms():
+    from course_lib import checks, text, word2vec
+
+    assert text.build_vocab.__module__ == "course_lib.text" and "build_vocab" in text.__all__
+    assert text.Word2VecVocab.__module__ == "course_lib.text"
+    assert checks.numerical_gradient.__module__ == "course_lib.checks"
+    assert not hasattr(word2vec, "numerical_gradient")

@@ -6,11 +6,13 @@ import pytest
 import torch
 
 from course_lib import word2vec as w2v
+from course_lib.checks import numerical_gradient
+from course_lib.text import build_vocab
 
 
 def test_vocab_orders_by_count_and_drops_rare_words():
     sents = [["b", "a", "c", "a"], ["b", "a", "d"]]
-    vocab = w2v.build_vocab(sents, min_count=2)
+    vocab = build_vocab(sents, min_count=2)
     assert vocab.words == ["a", "b"]
     assert vocab.counts.tolist() == [3, 2]
     ids, doc = vocab.encode(sents)
@@ -24,7 +26,7 @@ def test_vocab_equals_gensims():
     sents = [["the", "cat", "sat", "on", "the", "mat"], ["a", "dog", "sat", "on", "a", "log"]] * 3
     model = Word2Vec(min_count=2, vector_size=4)
     model.build_vocab(sents)
-    vocab = w2v.build_vocab(sents, min_count=2)
+    vocab = build_vocab(sents, min_count=2)
     # same words with the same counts; only the order among equal counts may differ
     assert dict(zip(vocab.words, vocab.counts.tolist())) == {
         w: model.wv.get_vecattr(w, "count") for w in model.wv.index_to_key}
@@ -39,7 +41,7 @@ def test_keep_probabilities_equal_gensim():
     for sample in (1e-3, 1e-4):
         model = Word2Vec(min_count=5, sample=sample, vector_size=4)
         model.build_vocab(sents)
-        vocab = w2v.build_vocab(sents, min_count=5)
+        vocab = build_vocab(sents, min_count=5)
         ours = w2v.keep_probabilities(vocab.counts, sample)
         theirs = np.array([model.wv.get_vecattr(w, "sample_int") for w in vocab.words]) / (2**32 - 1)
         np.testing.assert_allclose(ours, theirs, atol=1e-8)
@@ -106,7 +108,7 @@ def test_sgns_gradients_pass_the_finite_difference_check():
     loss, g_v, g_o, g_neg = w2v.sgns_loss_and_grads(v_c, u_o, u_neg)
     assert loss == pytest.approx(w2v.sgns_loss(v_c, u_o, u_neg))
     for x, g in [(v_c, g_v), (u_o, g_o), (u_neg, g_neg)]:
-        num = w2v.numerical_gradient(lambda _: w2v.sgns_loss(v_c, u_o, u_neg), x)
+        num = numerical_gradient(lambda _: w2v.sgns_loss(v_c, u_o, u_neg), x)
         np.testing.assert_allclose(g, num, rtol=1e-6, atol=1e-8)
 
 
@@ -125,7 +127,7 @@ def test_sgns_loss_and_gradients_equal_torch_autograd():
 def test_a_gradient_bug_is_caught_by_the_check():
     v_c, u_o, u_neg = _random_batch()
     _, g_v, _, _ = w2v.sgns_loss_and_grads(v_c, u_o, u_neg)
-    num = w2v.numerical_gradient(lambda _: w2v.sgns_loss(v_c, u_o, u_neg), v_c)
+    num = numerical_gradient(lambda _: w2v.sgns_loss(v_c, u_o, u_neg), v_c)
     assert not np.allclose(g_v * 1.01, num, rtol=1e-6, atol=1e-8)
 
 
@@ -188,18 +190,18 @@ def test_bad_input_gets_clear_errors():
     with pytest.raises(ValueError, match="corpus is empty"):
         w2v.train_word2vec([], progress=False)
     with pytest.raises(ValueError, match="corpus is empty"):
-        w2v.build_vocab([[], []])
+        build_vocab([[], []])
     with pytest.raises(ValueError, match="min_count=5 leaves no words"):
         w2v.train_word2vec([["a", "b", "a"]], progress=False)
-    with pytest.raises(ValueError, match="window must be an integer >= 1"):
+    with pytest.raises(ValueError, match="train_word2vec expected window to be an integer >= 1, got 0"):
         w2v.train_word2vec([["a", "b"]], min_count=1, window=0, progress=False)
     with pytest.raises(ValueError, match="list of token lists"):
-        w2v.build_vocab("a text, not tokens")
+        build_vocab("a text, not tokens")
     with pytest.raises(ValueError, match="tokenize the text first"):
-        w2v.build_vocab(["a sentence", "another"])
+        build_vocab(["a sentence", "another"])
     with pytest.raises(ValueError, match=r"u_neg must have shape \(B, K, d\)"):
         w2v.sgns_loss(np.zeros((2, 3)), np.zeros((2, 3)), np.zeros((2, 3)))
-    with pytest.raises(ValueError, match="sample must lie in"):
+    with pytest.raises(ValueError, match=r"expected sample in \[0, 1\), got 1.5"):
         w2v.keep_probabilities(np.array([3, 2]), sample=1.5)
 
 
@@ -230,3 +232,39 @@ def test_cbow_step_applies_the_numpy_gradients():
     np.testing.assert_allclose(W[centre + V].numpy(), before[centre + V].numpy() - lr * g_o, rtol=1e-10)
     np.testing.assert_allclose(W[negs + V].numpy(), before[negs + V].numpy() - lr * g_n, rtol=1e-10)
     assert torch.all(W[-1] == 0)
+
+
+def test_cbow_windows_and_pairs_refuse_non_integer_ids_with_a_sentence():
+    # numpy used to raise its own DTypePromotionError from deep inside np.where
+    for fn in (w2v.cbow_windows, w2v.skipgram_pairs):
+        with pytest.raises(ValueError, match=r"expected ids as a 1-D array of integer word ids, got shape \(2,\) dtype <U1"):
+            fn(np.array(["a", "b"]), 2)
+        with pytest.raises(ValueError, match="integer word ids, got shape \\(2, 2\\)"):
+            fn(np.zeros((2, 2), dtype=np.int64), 2)
+    centres, contexts = w2v.cbow_windows([], 2)
+    assert centres.shape == (0,) and contexts.shape == (0, 4)
+
+
+def test_keep_probabilities_name_the_bad_count():
+    with pytest.raises(ValueError, match=r"expected every count > 0 .*got counts\[1\] = 0"):
+        w2v.keep_probabilities(np.array([3, 0, 2]))
+    with pytest.raises(ValueError, match=r"got counts\[2\] = -1"):
+        w2v.noise_distribution(np.array([3, 0, -1]))
+    with pytest.raises(ValueError, match="all zeros"):
+        w2v.noise_distribution(np.array([0, 0]))
+
+
+@pytest.mark.parametrize("sg", [True, False])
+def test_a_run_that_blows_up_stops_with_the_reason(sg):
+    # Every batch adds up the steps of all the windows that share a word: with one batch of
+    # the whole corpus and a big learning rate the loss grows instead of falling.
+    with pytest.raises(ValueError, match=r"diverged in epoch \d.*batch_size=100000 and lr=5.0.*smaller batch_size"):
+        w2v.train_word2vec(_two_topic_corpus(400), vector_size=8, min_count=1, epochs=3, lr=5.0,
+                           batch_size=100_000, progress=False)
+
+
+def test_default_learning_rates_are_the_c_tools():
+    sents = _two_topic_corpus(20)
+    assert w2v.train_word2vec(sents, sg=True, min_count=1, epochs=1, progress=False).info["config"].lr == 0.025
+    assert w2v.train_word2vec(sents, sg=False, min_count=1, epochs=1, progress=False).info["config"].lr == 0.05
+    assert w2v.train_word2vec(sents, sg=False, lr=0.01, min_count=1, epochs=1, progress=False).info["config"].lr == 0.01

@@ -55,10 +55,11 @@ import torch
 
 import course_lib
 from course_lib import set_seed, pick, fast_mode
-from course_lib.checks import check, expect
+from course_lib.checks import check, expect, numerical_gradient
 from course_lib.datasets import load_sentences, load_similarity, load_analogies
 from course_lib.evaluation import WordVectors, evaluate_similarity, evaluate_analogies
 from course_lib import word2vec as w2v
+from course_lib.text import build_vocab
 
 set_seed(0)
 plt.rcParams["figure.dpi"] = 80
@@ -92,7 +93,7 @@ print(" ".join(articles[0][:40]))
 # decreasing frequency.
 
 # %%
-vocab = w2v.build_vocab(articles, min_count=5)
+vocab = build_vocab(articles, min_count=5)
 ids, doc = vocab.encode(articles)           # one flat stream of ids, and the article of each token
 print(f"V = {len(vocab):,} words kept; {len(ids):,} of {n_words:,} tokens remain")
 print("most frequent:", list(zip(vocab.words[:8], vocab.counts[:8].tolist())))
@@ -319,7 +320,7 @@ assert check(grad_v, ref_grad_v, name="dJ/dv_c == course_lib")
 
 # %%
 for name, x, g in [("v_c", v_c, ref_grad_v), ("u_o", u_o, ref_grad_o), ("u_neg", u_neg, ref_grad_neg)]:
-    numeric = w2v.numerical_gradient(lambda _: w2v.sgns_loss(v_c, u_o, u_neg), x)
+    numeric = numerical_gradient(lambda _: w2v.sgns_loss(v_c, u_o, u_neg), x)
     rel_err = np.abs(g - numeric).max() / np.abs(numeric).max()
     print(f"{name:>5}: max relative difference {rel_err:.1e}")
     check(g, numeric, name=f"dJ/d{name} passes the finite-difference check", rtol=1e-6, atol=1e-8)
@@ -330,7 +331,7 @@ for name, x, g in [("v_c", v_c, ref_grad_v), ("u_o", u_o, ref_grad_o), ("u_neg",
 
 # %%
 wrong = sigmoid(s_pos)[:, None] * u_o + np.einsum("bk,bkd->bd", sigmoid(s_neg), u_neg)
-numeric = w2v.numerical_gradient(lambda _: w2v.sgns_loss(v_c, u_o, u_neg), v_c)
+numeric = numerical_gradient(lambda _: w2v.sgns_loss(v_c, u_o, u_neg), v_c)
 caught = not check(wrong, numeric, name="a gradient without the -1", rtol=1e-6, atol=1e-8)
 assert caught
 
@@ -635,7 +636,7 @@ def grad_v_c(v_c: np.ndarray, u_o: np.ndarray, u_neg: np.ndarray) -> np.ndarray:
 
 # %% nbgrader={"grade": true, "grade_id": "ex-02-grad-test", "locked": true, "points": 1, "schema_version": 3, "solution": false, "task": false}
 x0 = v_c[0].copy()
-numeric = w2v.numerical_gradient(lambda x: w2v.sgns_loss(x[None], u_o[:1], u_neg[:1]), x0)
+numeric = numerical_gradient(lambda x: w2v.sgns_loss(x[None], u_o[:1], u_neg[:1]), x0)
 expect(grad_v_c(v_c[0], u_o[0], u_neg[0]).shape, (6,), name="gradient shape (d,)")
 expect(grad_v_c(v_c[0], u_o[0], u_neg[0]), numeric, name="gradient passes the finite-difference check",
        rtol=1e-6, atol=1e-8)

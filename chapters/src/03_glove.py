@@ -55,11 +55,12 @@ import scipy.sparse as sp
 
 import course_lib
 from course_lib import set_seed, pick
-from course_lib.checks import check, expect
+from course_lib.checks import check, expect, numerical_gradient
 from course_lib.datasets import load_sentences, load_similarity, load_analogies
 from course_lib.evaluation import WordVectors, evaluate_similarity, evaluate_analogies
 from course_lib import glove
-from course_lib.word2vec import build_vocab, numerical_gradient, train_word2vec
+from course_lib.text import build_vocab
+from course_lib.word2vec import train_word2vec
 
 set_seed(0)
 plt.rcParams["figure.dpi"] = 80
