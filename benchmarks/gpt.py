@@ -31,7 +31,8 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from course_lib.datasets import load_text
-from course_lib.gpt import GPT, GPTConfig, count_parameters, pick_device, to_hf
+from course_lib import pick_device
+from course_lib.gpt import GPT, GPTConfig, count_parameters, to_hf
 from course_lib.text import random_batches
 from course_lib.training import TrainConfig, lr_at, make_optimizer
 
@@ -129,11 +130,11 @@ def main(argv=None) -> int:
     config = GPTConfig(len(chars), block_size=64, n_layer=4, n_head=4, n_embd=128, dropout=0.0, bias=False)
     cfg = TrainConfig(max_iters=args.iters, batch_size=12, lr=1e-3, min_lr=1e-4, warmup_iters=100,
                       weight_decay=0.1, betas=(0.9, 0.99), grad_clip=1.0, progress=False)
-    ours = GPT(config, device=device)
+    ours = GPT(config).to(device)
     # name -> (model, its logits function (B, T) -> (B, T, V), its optimizer)
     contenders = {COURSE: (ours, lambda x: ours(x)[0], make_optimizer)}
     if not args.no_peer:
-        exact = GPT(replace(config, gelu="exact"), device=device)
+        exact = GPT(replace(config, gelu="exact")).to(device)
         exact.load_state_dict(ours.state_dict())
         hf = to_hf(ours).train()              # same starting weights (its biases start at zero)
         nano = NanoStyleGPT(ours)

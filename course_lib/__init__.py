@@ -10,17 +10,18 @@ One module per idea (see the course design):
     attention    softmax, masks, scaled dot-product, multi-head         (ch 04-05)
     transformer  positions, LayerNorm, FFN, encoder/decoder blocks      (ch 06)
     losses       log-softmax, cross-entropy, perplexity                 (ch 07)
-    gpt          GPTConfig, GPT, generate, KV-cache                     (ch 08)
+    gpt          GPTConfig, GPT, to and from transformers               (ch 08)
+    generation   generate(), sampling filters, KVCache (any causal LM)  (ch 08-13)
     training     the one training loop: schedule, eval, checkpoints
     widgets      attention views and shared plots
     checks       check() and exercise grading helpers
     labs         student-version generator and grader
 
-The helpers in this file (``set_seed``, ``fast_mode``, ``doctor``) are used by every chapter.
+The helpers in this file (``set_seed``, ``fast_mode``, ``pick``, ``pick_device``, ``doctor``) are used by every chapter.
 """
 from __future__ import annotations
 
-from .core import doctor, fast_mode, pick, set_seed
+from .core import doctor, fast_mode, pick, pick_device, set_seed
 
-__all__ = ["set_seed", "fast_mode", "pick", "doctor"]
+__all__ = ["set_seed", "fast_mode", "pick", "pick_device", "doctor"]
 __version__ = "0.1.0"

@@ -10,6 +10,7 @@ a learner's mistake gets a sentence that teaches, not a stack trace deep in torc
     text(value, fn)                          a str (bytes refused, with a hint)
     float_tensor(x, name, fn, min_ndim=0)    a floating-point torch.Tensor
     class_ids(targets, logits, ignore_index, fn)   integer targets of shape logits.shape[:-1], ids in range
+    token_ids(idx, vocab_size, fn)           integer (B, T) token ids in [0, vocab_size)
     to_numpy(x)                              tensors (any device, bfloat16 too) and array-likes -> np.ndarray
 """
 from __future__ import annotations
@@ -130,3 +131,21 @@ def progress(total: int, enabled: bool, desc: str = "epochs") -> Callable[[int, 
             bar.close()
 
     return update
+
+
+def token_ids(idx: object, vocab_size: int | None, fn: str) -> Any:
+    """Integer token ids of shape (B, T), each in [0, vocab_size) (unchecked when vocab_size is None)."""
+    import torch
+
+    if not isinstance(idx, torch.Tensor):
+        raise ValueError(f"{fn} expected a torch.Tensor of token ids, got {type(idx).__name__}")
+    if idx.dtype not in (torch.int64, torch.int32, torch.int16, torch.int8, torch.uint8):
+        raise ValueError(f"{fn} expected integer token ids, got dtype {idx.dtype}")
+    if idx.ndim != 2:
+        raise ValueError(f"{fn} expected token ids of shape (B, T), got shape {_shape(idx)}")
+    if idx.numel() and vocab_size is not None:
+        lo, hi = int(idx.min()), int(idx.max())
+        if lo < 0 or hi >= vocab_size:
+            raise ValueError(f"{fn} expected token ids in [0, {vocab_size}) (the vocabulary), "
+                             f"got {lo if lo < 0 else hi}")
+    return idx

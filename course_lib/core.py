@@ -1,4 +1,4 @@
-"""Seeding, fast mode and the environment doctor, shared by every chapter."""
+"""Seeding, fast mode, the device choice and the environment doctor, shared by every chapter."""
 from __future__ import annotations
 
 import importlib
@@ -54,6 +54,26 @@ def pick(full: T, fast: T) -> T:
     return fast if fast_mode() else full
 
 
+def pick_device(device: Any = None) -> Any:
+    """The ``torch.device`` to use: ``device`` if given, else cuda, then Apple's mps, then cpu.
+
+    The course's one device choice: ``GPT(config).to(pick_device())``.
+    """
+    import torch
+
+    if device is not None:
+        try:
+            return torch.device(device)
+        except (RuntimeError, TypeError) as exc:
+            raise ValueError(f"pick_device expected a device such as 'cpu', 'cuda' or 'cuda:1', got {device!r}") from exc
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    mps = getattr(torch.backends, "mps", None)
+    if mps is not None and mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
 def _version(module: str) -> str | None:
     try:
         mod = importlib.import_module(module)
@@ -95,9 +115,7 @@ def doctor(print_fn: Any = print) -> bool:
     try:
         import torch
 
-        dev = "cuda" if torch.cuda.is_available() else (
-            "mps" if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available() else "cpu")
-        lines.append((True, "device", f"{dev} ({torch.get_num_threads()} CPU threads)"))
+        lines.append((True, "device", f"{pick_device().type} ({torch.get_num_threads()} CPU threads)"))
     except Exception:
         pass
     try:

@@ -1,9 +1,9 @@
 """A tiny GPT with exactly GPT-2's architecture, a KV-cache and sampling (chapter 08).
 
     config = GPTConfig(vocab_size=77, block_size=64, n_layer=4, n_head=4, n_embd=128, bias=False)
-    model  = GPT(config)                                   # on cuda / mps / cpu, whichever is present
+    model  = GPT(config).to(pick_device())                # built on the CPU, moved like any nn.Module
     logits, loss = model(x, y)                             # x, y: (B, T) token ids
-    out = model.generate(prompt, 200, temperature=0.8, top_k=20, seed=0)
+    out = model.generate(prompt, 200, temperature=0.8, top_k=20, seed=0)   # = generation.generate(model, ...)
     count_parameters(GPT2_CONFIGS["gpt2"])                 # 124,439,808 without allocating anything
     hf = to_hf(model); back = from_hf(hf)                  # transformers.GPT2LMHeadModel, same logits
 
@@ -14,8 +14,9 @@ The architecture (Radford et al. 2019, "Language Models are Unsupervised Multita
     logits = ln_f(x) @ wte.T                               # the output layer shares the token embedding
 
 with causal multi-head self-attention (``course_lib.attention``) and an MLP of width 4 C using
-GELU in its tanh approximation. Run ``python -m course_lib.gpt --smoke`` to train a few hundred
-steps on whatever device is present and print tokens/s.
+GELU in its tanh approximation. Sampling and the KV-cache are model-agnostic and live in
+``course_lib.generation``. Run ``python -m course_lib.gpt --smoke`` to train a few hundred steps
+with the course loop on whatever device is present and print tokens/s.
 """
 from __future__ import annotations
 
@@ -26,11 +27,12 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from ._validate import class_ids, token_ids
 from .attention import scaled_dot_product_attention
-from .losses import _check_targets
+from .generation import KVCache, generate, sample_next
 
-__all__ = ["GPTConfig", "GPT", "GPT2_CONFIGS", "count_parameters", "pick_device", "KVCache",
-           "to_hf", "from_hf", "sample_next"]
+__all__ = ["GPTConfig", "GPT", "GPT2_CONFIGS", "count_parameters", "KVCache", "to_hf", "from_hf",
+           "sample_next", "generate"]
 
 
 # ----------------------------------------------------------------------------- configuration
@@ -115,45 +117,6 @@ def count_parameters(config: GPTConfig, *, non_embedding: bool = False) -> int:
     return total - config.block_size * C if non_embedding else total
 
 
-def pick_device(device: str | torch.device | None = None) -> torch.device:
-    """The device to use: ``device`` if given, else cuda, then Apple's mps, then cpu."""
-    if device is not None:
-        return torch.device(device)
-    if torch.cuda.is_available():
-        return torch.device("cuda")
-    mps = getattr(torch.backends, "mps", None)
-    if mps is not None and mps.is_available():
-        return torch.device("mps")
-    return torch.device("cpu")
-
-
-# ----------------------------------------------------------------------------- the KV-cache
-
-class KVCache:
-    """Keys and values of the tokens seen so far, one (k, v) pair per layer, each (B, H, T_seen, hs).
-
-    During generation a new token only needs its own query: the keys and values of the
-    earlier tokens do not change, so we keep them instead of recomputing them every step.
-    """
-
-    def __init__(self, n_layer: int) -> None:
-        self.layers: list[tuple[torch.Tensor, torch.Tensor] | None] = [None] * n_layer
-
-    def __len__(self) -> int:
-        """The number of tokens already cached."""
-        first = self.layers[0]
-        return 0 if first is None else first[0].shape[-2]
-
-    def update(self, layer: int, k: torch.Tensor, v: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
-        """Append this step's k, v (B, H, T_new, hs) and return all of them (B, H, T_seen + T_new, hs)."""
-        old = self.layers[layer]
-        if old is not None:
-            k = torch.cat([old[0], k], dim=-2)
-            v = torch.cat([old[1], v], dim=-2)
-        self.layers[layer] = (k, v)
-        return k, v
-
-
 # ----------------------------------------------------------------------------- the model, block by block
 
 class CausalSelfAttention(nn.Module):
@@ -182,8 +145,7 @@ class CausalSelfAttention(nn.Module):
         v = v.view(B, T, H, C // H).transpose(1, 2)              # (B, H, T, hs)
         past = 0                                                 # tokens already in the cache
         if cache is not None:
-            seen = cache.layers[layer]
-            past = 0 if seen is None else seen[0].shape[-2]
+            past = cache.length(layer)
             k, v = cache.update(layer, k, v)                     # (B, H, past + T, hs)
         mask, is_causal = None, False
         if past == 0:
@@ -234,31 +196,20 @@ def next_token_loss(logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor
     """Mean cross-entropy  -(1/N) sum_n log softmax(logits_n)[y_n]  over the N positions whose target is not -100.
 
     The same numbers as ``course_lib.losses.cross_entropy`` (chapter 07 builds it and its tests prove the two
-    equal), with the same input checks, computed by torch's fused kernel: one pass instead of seven small ops.
+    equal), with the same input checks (any integer dtype, as there), computed by torch's fused kernel: one
+    pass instead of seven small ops. The kernel takes only int64 ids, hence ``.long()``.
     """
-    _check_targets(logits, targets, -100, "GPT.forward")
-    return F.cross_entropy(logits.flatten(0, -2), targets.flatten())   # (B*T, V) against (B*T,)
-
-
-def _check_ids(idx: object, vocab_size: int, fn: str) -> torch.Tensor:
-    if not isinstance(idx, torch.Tensor):
-        raise ValueError(f"{fn} expected a torch.Tensor of token ids, got {type(idx).__name__}")
-    if idx.dtype not in (torch.int64, torch.int32, torch.int16, torch.int8, torch.uint8):
-        raise ValueError(f"{fn} expected integer token ids, got dtype {idx.dtype}")
-    if idx.ndim != 2:
-        raise ValueError(f"{fn} expected token ids of shape (B, T), got shape {tuple(idx.shape)}")
-    if idx.numel():
-        lo, hi = int(idx.min()), int(idx.max())
-        if lo < 0 or hi >= vocab_size:
-            raise ValueError(f"{fn} expected token ids in [0, {vocab_size}) (the vocabulary), "
-                             f"got {lo if lo < 0 else hi}")
-    return idx
+    targets = class_ids(targets, logits, -100, "GPT.forward")
+    return F.cross_entropy(logits.flatten(0, -2), targets.flatten().long())   # (B*T, V) against (B*T,)
 
 
 class GPT(nn.Module):
-    """GPT-2: token + position embeddings, ``n_layer`` pre-norm blocks, final LayerNorm, tied output layer."""
+    """GPT-2: token + position embeddings, ``n_layer`` pre-norm blocks, final LayerNorm, tied output layer.
 
-    def __init__(self, config: GPTConfig, *, device: str | torch.device | None = None) -> None:
+    Built on the CPU like any ``nn.Module``; move it with ``.to(device)`` (see ``course_lib.pick_device``).
+    """
+
+    def __init__(self, config: GPTConfig) -> None:
         super().__init__()
         if not isinstance(config, GPTConfig):
             raise ValueError(f"GPT expected a GPTConfig, got {type(config).__name__}")
@@ -277,7 +228,6 @@ class GPT(nn.Module):
         for name, p in self.named_parameters():
             if name.endswith("c_proj.weight"):
                 nn.init.normal_(p, mean=0.0, std=0.02 / math.sqrt(2 * config.n_layer))
-        self.to(pick_device(device))
 
     @staticmethod
     def _init_weights(module: nn.Module) -> None:
@@ -306,7 +256,7 @@ class GPT(nn.Module):
     def _run(self, idx: torch.Tensor, targets: torch.Tensor | None = None, *, cache: KVCache | None = None,
              need_weights: bool = False) -> tuple[torch.Tensor, torch.Tensor | None, list]:
         """The forward pass; also returns each layer's attention weights (B, H, T, T_seen) if asked."""
-        idx = _check_ids(idx, self.config.vocab_size, "GPT.forward")
+        idx = token_ids(idx, self.config.vocab_size, "GPT.forward")
         B, T = idx.shape
         start = len(cache) if cache is not None else 0
         if start + T > self.config.block_size:
@@ -334,96 +284,16 @@ class GPT(nn.Module):
             self.train(was_training)
         return torch.stack(maps)                                             # (L, B, H, T, T)
 
-    @torch.no_grad()
     def generate(self, idx: torch.Tensor, max_new_tokens: int, *, temperature: float = 1.0,
                  top_k: int | None = None, top_p: float | None = None, use_cache: bool = True,
-                 seed: int | None = None) -> torch.Tensor:
+                 seed: int | None = None, stop_tokens: int | list[int] | None = None) -> torch.Tensor:
         """Continue ``idx`` (B, T) (or (T,)) by ``max_new_tokens`` sampled tokens; returns (B, T + new).
 
-        Each step: logits of the last position / temperature -> keep the top_k most likely and/or
-        the smallest set whose probability reaches top_p -> sample. ``temperature=0`` is greedy.
-        With ``use_cache`` the keys and values of earlier tokens are reused (same numbers, less work);
-        once the text outgrows block_size the context is cropped to its last block_size tokens
-        (then every step recomputes the window, exactly like the uncached path).
+        The loop is ``course_lib.generation.generate`` (see there): temperature (0 = greedy), top_k,
+        top_p, a KV-cache with ``use_cache``, a seeded generator on the model's device, stop tokens.
         """
-        squeeze = isinstance(idx, torch.Tensor) and idx.ndim == 1
-        if squeeze:
-            idx = idx.unsqueeze(0)
-        idx = _check_ids(idx, self.config.vocab_size, "GPT.generate")
-        B, T = idx.shape
-        if T == 0:
-            raise ValueError("GPT.generate expected a prompt of at least one token, got an empty one")
-        if T > self.config.block_size:
-            raise ValueError(f"GPT.generate got a prompt of {T} tokens, longer than block_size="
-                             f"{self.config.block_size}; keep its last {self.config.block_size} tokens")
-        if isinstance(max_new_tokens, bool) or not isinstance(max_new_tokens, int) or max_new_tokens < 0:
-            raise ValueError(f"GPT.generate expected max_new_tokens to be an integer >= 0, got {max_new_tokens!r}")
-        _check_sampling(temperature, top_k, top_p, self.config.vocab_size)
-        generator = None
-        if seed is not None:
-            generator = torch.Generator(device=idx.device).manual_seed(int(seed))
-        was_training = self.training
-        self.eval()
-        idx = idx.to(self.device)
-        cache, fed = None, 0                                 # fed = tokens the cache has seen
-        try:
-            for _ in range(max_new_tokens):
-                if idx.shape[1] > self.config.block_size:
-                    # the window slides: every position changes, so the cache is of no use any more
-                    cache = None
-                    logits, _ = self(idx[:, -self.config.block_size:])
-                elif use_cache:
-                    if cache is None:
-                        cache, fed = KVCache(self.config.n_layer), 0
-                    logits, _ = self(idx[:, fed:], cache=cache)   # only the tokens not yet cached
-                    fed = idx.shape[1]
-                else:
-                    logits, _ = self(idx)                           # recompute the whole context
-                nxt = sample_next(logits[:, -1, :], temperature=temperature, top_k=top_k, top_p=top_p,
-                                  generator=generator)              # (B, 1)
-                idx = torch.cat([idx, nxt], dim=1)
-        finally:
-            self.train(was_training)
-        return idx[0] if squeeze else idx
-
-
-def _check_sampling(temperature, top_k, top_p, vocab_size: int) -> None:
-    if isinstance(temperature, bool) or not isinstance(temperature, (int, float)) or temperature < 0 \
-            or not math.isfinite(temperature):
-        raise ValueError(f"temperature must be a number >= 0 (0 = greedy), got {temperature!r}")
-    if top_k is not None and (isinstance(top_k, bool) or not isinstance(top_k, int) or not 1 <= top_k <= vocab_size):
-        raise ValueError(f"top_k must be an integer in [1, {vocab_size}] or None, got {top_k!r}")
-    if top_p is not None and (isinstance(top_p, bool) or not isinstance(top_p, (int, float))
-                              or not 0.0 < top_p <= 1.0):
-        raise ValueError(f"top_p must be in (0, 1] or None, got {top_p!r}")
-
-
-def sample_next(logits: torch.Tensor, *, temperature: float = 1.0, top_k: int | None = None,
-                top_p: float | None = None, generator: torch.Generator | None = None) -> torch.Tensor:
-    """Pick the next token from the logits of the last position: (B, V) -> (B, 1) ids.
-
-    p = softmax(logits / temperature); top_k keeps the k largest; top_p ("nucleus") keeps the most
-    likely tokens until their probability sums to at least top_p; then sample from what is left.
-    """
-    if not isinstance(logits, torch.Tensor) or logits.ndim != 2:
-        raise ValueError(f"sample_next expected logits of shape (B, V), got "
-                         f"{tuple(logits.shape) if isinstance(logits, torch.Tensor) else type(logits).__name__}")
-    _check_sampling(temperature, top_k, top_p, logits.shape[-1])
-    if temperature == 0:
-        return logits.argmax(dim=-1, keepdim=True)                          # (B, 1) greedy
-    logits = logits.float() / temperature                                   # (B, V)
-    if top_k is not None:
-        kth = torch.topk(logits, top_k, dim=-1).values[:, -1:]              # (B, 1) the k-th largest
-        logits = logits.masked_fill(logits < kth, float("-inf"))
-    if top_p is not None and top_p < 1.0:
-        sorted_logits, order = torch.sort(logits, dim=-1, descending=True)  # (B, V)
-        probs = torch.softmax(sorted_logits, dim=-1)
-        before = probs.cumsum(dim=-1) - probs              # probability of the more likely tokens
-        drop_sorted = before >= top_p                      # keep a token while the ones before it fall short
-        drop = drop_sorted.scatter(-1, order, drop_sorted)  # back to vocabulary order
-        logits = logits.masked_fill(drop, float("-inf"))
-    probs = torch.softmax(logits, dim=-1)                                   # (B, V)
-    return torch.multinomial(probs, num_samples=1, generator=generator)     # (B, 1)
+        return generate(self, idx, max_new_tokens, temperature=temperature, top_k=top_k, top_p=top_p,
+                        seed=seed, use_cache=use_cache, stop_tokens=stop_tokens)
 
 
 # ----------------------------------------------------------------------------- to and from transformers
@@ -472,8 +342,8 @@ def to_hf(model: GPT):
     return hf
 
 
-def from_hf(hf_model, *, device: str | torch.device | None = None) -> GPT:
-    """Our ``GPT`` with the weights of a ``transformers.GPT2LMHeadModel`` (same logits)."""
+def from_hf(hf_model) -> GPT:
+    """Our ``GPT`` with the weights of a ``transformers.GPT2LMHeadModel`` (same logits), on the same device."""
     hc = hf_model.config
     activation = getattr(hc, "activation_function", "gelu_new")
     gelu = {**{hf: ours for ours, hf in _HF_ACTIVATION.items()}, "gelu_pytorch_tanh": "tanh"}.get(activation)
@@ -483,7 +353,7 @@ def from_hf(hf_model, *, device: str | torch.device | None = None) -> GPT:
         raise ValueError(f"from_hf expects an MLP of width 4 * n_embd = {4 * hc.n_embd}, got n_inner={hc.n_inner}")
     config = GPTConfig(hc.vocab_size, hc.n_positions, hc.n_layer, hc.n_head, hc.n_embd,
                        dropout=float(hc.resid_pdrop), bias=True, gelu=gelu)
-    model = GPT(config, device=device if device is not None else hf_model.device)
+    model = GPT(config).to(next(hf_model.parameters()).device)
     theirs = hf_model.state_dict()
     state = {}
     for name in model.state_dict():
@@ -501,12 +371,12 @@ def from_hf(hf_model, *, device: str | torch.device | None = None) -> GPT:
 # ----------------------------------------------------------------------------- smoke run (any device)
 
 def _smoke(argv: list[str] | None = None) -> None:
-    """``python -m course_lib.gpt --smoke [--device cuda] [--iters 300]``: train briefly, print tokens/s."""
+    """``python -m course_lib.gpt --smoke [--device cuda] [--iters 300]``: train briefly with the course loop."""
     import argparse
-    import time
 
+    from .core import pick_device
     from .datasets import load_text
-    from .text import random_batches
+    from .training import TrainConfig, train
 
     ap = argparse.ArgumentParser(description=_smoke.__doc__)
     ap.add_argument("--smoke", action="store_true", help="train a few hundred steps and report speed")
@@ -517,35 +387,19 @@ def _smoke(argv: list[str] | None = None) -> None:
     if not args.smoke:
         ap.print_help()
         return
-    torch.manual_seed(0)
     text = load_text("shakespeare")
     chars = sorted(set(text))
     stoi = {c: i for i, c in enumerate(chars)}
     data = torch.tensor([stoi[c] for c in text], dtype=torch.long)
-    config = GPTConfig(len(chars), 64, n_layer=4, n_head=4, n_embd=128, bias=False)
-    model = GPT(config, device=args.device)
-    dev = model.device
-    opt = torch.optim.AdamW(model.parameters(), lr=1e-3, betas=(0.9, 0.99), weight_decay=0.1)
-    g = torch.Generator().manual_seed(0)
-    tokens, t0 = 0, None
-    for it in range(args.iters):
-        if it == 10:                      # skip warm-up iterations (allocation, kernel selection)
-            if dev.type == "cuda":
-                torch.cuda.synchronize()
-            t0, tokens = time.perf_counter(), 0
-        x, y = random_batches(data, config.block_size, args.batch, generator=g)
-        x, y = x.to(dev), y.to(dev)
-        _, loss = model(x, y)
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
-        opt.step()
-        tokens += x.numel()
-    if dev.type == "cuda":
-        torch.cuda.synchronize()
-    elapsed = time.perf_counter() - t0 if t0 else float("nan")
-    print(f"device {dev}, {model.num_parameters():,} parameters, {args.iters} iterations, "
-          f"final train loss {loss.item():.3f}, {tokens / elapsed:,.0f} tokens/s")
+    n = int(0.9 * len(data))
+    torch.manual_seed(0)
+    model = GPT(GPTConfig(len(chars), 64, n_layer=4, n_head=4, n_embd=128, bias=False)).to(pick_device(args.device))
+    cfg = TrainConfig(max_iters=args.iters, batch_size=args.batch, lr=1e-3, warmup_iters=min(100, args.iters),
+                      eval_interval=args.iters, eval_iters=2, progress=False)
+    history = train(model, data[:n], data[n:], cfg, print_fn=lambda line: None)
+    print(f"device {model.device}, {model.num_parameters():,} parameters, {args.iters} iterations, "
+          f"final train loss {history.train_loss[-1]:.3f}, val loss {history.final_val:.3f}, "
+          f"{history.tokens_per_sec:,.0f} tokens/s (two evaluations included)")
 
 
 if __name__ == "__main__":

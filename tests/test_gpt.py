@@ -1,16 +1,33 @@
-"""course_lib.gpt against transformers' GPT2LMHeadModel, and the KV-cache against the plain path."""
+"""course_lib.gpt against transformers' GPT2LMHeadModel; generation and the KV-cache against the plain path."""
 from __future__ import annotations
+
+import importlib
+import inspect
+import os
 
 import pytest
 import torch
+import torch.nn as nn
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from course_lib.gpt import (GPT, GPT2_CONFIGS, GPTConfig, KVCache, count_parameters, from_hf, pick_device,
-                            sample_next, to_hf)
+from course_lib import pick_device
+from course_lib.generation import KVCache, generate, sample_next
+from course_lib.gpt import GPT, GPT2_CONFIGS, GPTConfig, count_parameters, from_hf, to_hf
 from course_lib.training import TrainConfig, load_checkpoint, save_checkpoint, train
 
-transformers = pytest.importorskip("transformers")
+
+def _import_or_skip(name: str):
+    """Import ``name``; when it is missing, skip this file locally but fail under CI=true (CI runs every test)."""
+    try:
+        return importlib.import_module(name)
+    except ImportError as exc:
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"CI=true and test_gpt.py cannot run: {name} is not installed ({exc})", pytrace=False)
+        pytest.skip(f"{name} is not installed", allow_module_level=True)
+
+
+transformers = _import_or_skip("transformers")
 
 SMALL = GPTConfig(vocab_size=77, block_size=16, n_layer=2, n_head=4, n_embd=32, bias=False)
 
@@ -18,7 +35,7 @@ SMALL = GPTConfig(vocab_size=77, block_size=16, n_layer=2, n_head=4, n_embd=32, 
 def _model(config=SMALL, seed=0, jitter=True):
     """A GPT on the CPU; ``jitter`` perturbs every parameter so that LayerNorm gains, biases... all matter."""
     torch.manual_seed(seed)
-    model = GPT(config, device="cpu").eval()
+    model = GPT(config).eval()
     if jitter:
         with torch.no_grad():
             for p in model.parameters():
@@ -42,7 +59,7 @@ def test_count_parameters_reproduces_published_gpt2_sizes():
 def test_count_parameters_reference_tiny_config():
     cfg = GPTConfig(77, 64, n_layer=4, n_head=4, n_embd=128, bias=False)
     assert count_parameters(cfg) == 805_632
-    assert count_parameters(cfg) == GPT(cfg, device="cpu").num_parameters()
+    assert count_parameters(cfg) == GPT(cfg).num_parameters()
 
 
 @pytest.mark.parametrize("config", [
@@ -51,8 +68,8 @@ def test_count_parameters_reference_tiny_config():
     GPTConfig(11, 8, n_layer=1, n_head=1, n_embd=8, bias=False),
 ])
 def test_count_parameters_matches_instantiated_models(config):
-    assert count_parameters(config) == GPT(config, device="cpu").num_parameters()
-    hf_count = sum(p.numel() for p in to_hf(GPT(config, device="cpu")).parameters())
+    assert count_parameters(config) == GPT(config).num_parameters()
+    hf_count = sum(p.numel() for p in to_hf(GPT(config)).parameters())
     # transformers' GPT-2 always has biases: equal to our count of the same config with bias=True
     with_bias = GPTConfig(**{**config.to_dict(), "bias": True})
     assert count_parameters(with_bias) == hf_count
@@ -94,7 +111,7 @@ def test_from_hf_gives_identical_logits(activation, gelu):
     with torch.no_grad():
         for p in hf.parameters():
             p.add_(0.05 * torch.randn_like(p))     # non-zero biases, non-unit LayerNorm gains
-    ours = from_hf(hf, device="cpu").eval()
+    ours = from_hf(hf).eval()
     x = _ids(B=2, T=20, V=61)
     torch.testing.assert_close(ours(x)[0], hf(input_ids=x).logits, atol=1e-5, rtol=1e-5)
     assert ours.config == GPTConfig(61, 20, 2, 3, 24, dropout=0.1, bias=True, gelu=gelu)   # GPT-2's dropout
@@ -233,18 +250,18 @@ def test_checkpoint_from_another_gpt_config_is_refused(tmp_path):
     path = save_checkpoint(tmp_path / "gpt.pt", _model())
     bigger = GPTConfig(**{**SMALL.to_dict(), "n_layer": 3, "n_embd": 64})
     with pytest.raises(ValueError, match=r"n_embd: checkpoint 32 vs model 64; n_layer: checkpoint 2 vs model 3"):
-        load_checkpoint(path, GPT(bigger, device="cpu"))
+        load_checkpoint(path, GPT(bigger))
 
 
 def test_trains_with_the_course_loop_and_reloads(tmp_path):
     torch.manual_seed(0)
     data = torch.arange(400) % 7                                     # a sequence a GPT learns at once
-    model = GPT(GPTConfig(7, 8, 1, 2, 16), device="cpu")
+    model = GPT(GPTConfig(7, 8, 1, 2, 16))
     cfg = TrainConfig(max_iters=60, batch_size=8, lr=1e-2, min_lr=1e-3, warmup_iters=5, eval_interval=30,
                       eval_iters=2, progress=False, checkpoint_path=str(tmp_path / "m.pt"))
     h = train(model, data[:300], data[300:], cfg)
     assert h.eval_val[-1] < 0.2 < h.eval_val[0]
-    again = GPT(GPTConfig(7, 8, 1, 2, 16), device="cpu")
+    again = GPT(GPTConfig(7, 8, 1, 2, 16))
     load_checkpoint(tmp_path / "m.pt", again)
     x = data[None, :8]
     torch.testing.assert_close(again.eval()(x)[0], model.eval()(x)[0])
@@ -253,3 +270,41 @@ def test_trains_with_the_course_loop_and_reloads(tmp_path):
 def test_pick_device():
     assert pick_device("cpu") == torch.device("cpu")
     assert pick_device().type in ("cuda", "mps", "cpu")
+    assert pick_device().type == ("cuda" if torch.cuda.is_available() else pick_device().type)
+    with pytest.raises(ValueError, match="pick_device expected a device"):
+        pick_device("gpu0")
+    import course_lib.gpt as gpt
+    assert not hasattr(gpt, "pick_device")              # one device choice, in course_lib.core
+
+
+def test_missing_transformers_fails_under_ci(monkeypatch):
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match="CI=true.*no_such_module_for_this_test"):
+        _import_or_skip("no_such_module_for_this_test")
+    monkeypatch.setenv("CI", "")
+    with pytest.raises(pytest.skip.Exception):
+        _import_or_skip("no_such_module_for_this_test")
+
+
+# ----------------------------------------------------------------------------- devices
+
+def test_gpt_stays_where_torch_builds_it_and_has_no_device_argument():
+    assert "device" not in inspect.signature(GPT).parameters
+    model = GPT(SMALL)
+    assert model.device == torch.device("cpu")              # even when a GPU is present
+    with torch.device("meta"):                               # torch's own way to choose: follows it
+        assert GPT(SMALL).device.type == "meta"
+    assert model.to("meta").device.type == "meta"
+
+
+def test_int32_targets_are_accepted_like_cross_entropy_accepts_them():
+    from course_lib.losses import cross_entropy
+    model = _model()
+    x, y = _ids(T=16), _ids(T=16, seed=2)
+    logits, loss64 = model(x, y)
+    _, loss32 = model(x, y.int())                            # torch's kernel alone refuses int32
+    torch.testing.assert_close(loss32, loss64)
+    torch.testing.assert_close(cross_entropy(logits, y.int()), loss64, atol=1e-6, rtol=1e-6)
+    for bad in (y.float(), y.bool()):
+        with pytest.raises(ValueError, match="GPT.forward expected integer class ids"):
+            model(x, bad)

@@ -281,7 +281,7 @@ check(losses.cross_entropy(torch.zeros(5, V), y_val[:5]), torch.tensor(math.log(
 
 # %%
 set_seed(0)
-fresh = GPT(GPTConfig(vocab_size=V, block_size=64, n_layer=4, n_head=4, n_embd=128, bias=False), device="cpu")
+fresh = GPT(GPTConfig(vocab_size=V, block_size=64, n_layer=4, n_head=4, n_embd=128, bias=False))
 g = torch.Generator().manual_seed(0)
 starts = torch.randint(len(val_ids) - 65, (8,), generator=g)
 xb = torch.stack([val_ids[s:s + 64] for s in starts])

@@ -60,7 +60,8 @@ from course_lib.checks import check, expect
 from course_lib.datasets import load_text
 from course_lib.text import random_batches
 from course_lib.attention import scaled_dot_product_attention, causal_mask
-from course_lib.gpt import GPT, GPTConfig, GPT2_CONFIGS, count_parameters, to_hf, pick_device
+from course_lib import pick_device
+from course_lib.gpt import GPT, GPTConfig, GPT2_CONFIGS, count_parameters, to_hf
 from course_lib.training import TrainConfig, train, plot_losses, lr_at, save_checkpoint, load_checkpoint
 from course_lib.widgets import attention_view, plot_attention
 
@@ -259,7 +260,7 @@ class MyGPT(nn.Module):
 
 
 mine = MyGPT(cfg_demo)
-reference = GPT(cfg_demo, device="cpu").eval()
+reference = GPT(cfg_demo).eval()
 mine.load_state_dict(reference.state_dict())             # same names, same shapes
 print("logits:", tuple(mine(xb).shape))
 check(mine(xb), reference(xb)[0], name="our GPT = course_lib.gpt.GPT with the same weights", atol=1e-6)
@@ -284,7 +285,7 @@ check(hf(input_ids=xb).logits, reference(xb)[0], name="course_lib GPT = transfor
 
 # %%
 for config in (cfg_demo, GPTConfig(V, 64, 4, 4, 128, bias=False), GPTConfig(V, 64, 4, 4, 128, bias=True)):
-    allocated = GPT(config, device="cpu").num_parameters()
+    allocated = GPT(config).num_parameters()
     print(f"L={config.n_layer} C={config.n_embd} bias={config.bias!s:5}: formula {count_parameters(config):>9,}  "
           f"allocated {allocated:>9,}")
     check(count_parameters(config), allocated, name="formula = allocated", )
@@ -316,7 +317,7 @@ check(round(small / 1e6), 124, name="GPT-2 small has 124M parameters, not 150M")
 config = GPTConfig(vocab_size=V, block_size=pick(128, 64), n_layer=pick(4, 2), n_head=4,
                    n_embd=pick(128, 64), dropout=0.0, bias=False)
 set_seed(0)
-model = GPT(config, device=device)
+model = GPT(config).to(device)
 print(config)
 print(f"{model.num_parameters():,} parameters")
 xb, yb = random_batches(val_data, config.block_size, 8, generator=torch.Generator().manual_seed(0))
@@ -489,7 +490,7 @@ ckpt = save_checkpoint(Path("checkpoints") / "08_tiny_gpt.pt", model, step=train
 print(f"saved {ckpt.as_posix()} ({ckpt.stat().st_size / 1e6:.1f} MB)")
 
 # %%
-reloaded = GPT(config, device=device)
+reloaded = GPT(config).to(device)
 payload = load_checkpoint(ckpt, reloaded)
 xb, _ = random_batches(val_data, config.block_size, 2, generator=torch.Generator().manual_seed(1))
 with torch.no_grad():
@@ -498,7 +499,7 @@ check(payload["step"], train_cfg.max_iters, name="the step is stored")
 
 # %%
 # NBVAL_IGNORE_OUTPUT
-other = GPT(GPTConfig(vocab_size=V, block_size=config.block_size, n_layer=1, n_head=4, n_embd=32), device=device)
+other = GPT(GPTConfig(vocab_size=V, block_size=config.block_size, n_layer=1, n_head=4, n_embd=32)).to(device)
 try:
     load_checkpoint(ckpt, other)
     refused = None
