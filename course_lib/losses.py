@@ -15,20 +15,12 @@ import math
 
 import torch
 
+from ._validate import class_ids, float_tensor
+
 __all__ = ["log_softmax", "softmax", "cross_entropy", "cross_entropy_grad", "perplexity",
            "smoothed_targets"]
 
 _REDUCTIONS = ("mean", "sum", "none")
-
-
-def _require_float_tensor(x: object, name: str, fn: str) -> torch.Tensor:
-    if not isinstance(x, torch.Tensor):
-        raise ValueError(f"{fn} expected {name} to be a torch.Tensor, got {type(x).__name__}")
-    if not x.is_floating_point():
-        raise ValueError(f"{fn} expected floating-point {name}, got dtype {x.dtype}")
-    if x.ndim < 1:
-        raise ValueError(f"{fn} expected {name} with at least one axis (the classes), got a scalar")
-    return x
 
 
 def log_softmax(x: torch.Tensor, dim: int = -1) -> torch.Tensor:
@@ -47,30 +39,6 @@ def log_softmax(x: torch.Tensor, dim: int = -1) -> torch.Tensor:
 def softmax(x: torch.Tensor, dim: int = -1) -> torch.Tensor:
     """softmax(x)_i = exp(x_i) / sum_j exp(x_j) = exp(log_softmax(x)_i)."""
     return torch.exp(log_softmax(x, dim=dim))
-
-
-def _check_targets(logits: torch.Tensor, targets: object, ignore_index: int, fn: str) -> torch.Tensor:
-    if not isinstance(targets, torch.Tensor):
-        raise ValueError(f"{fn} expected targets to be a torch.Tensor of class ids, got {type(targets).__name__}")
-    if targets.is_floating_point() or targets.dtype == torch.bool or targets.is_complex():
-        raise ValueError(f"{fn} expected integer class ids as targets (torch.long), got dtype {targets.dtype}")
-    if tuple(targets.shape) != tuple(logits.shape[:-1]):
-        raise ValueError(
-            f"{fn} expected targets of shape {tuple(logits.shape[:-1])} (logits shape {tuple(logits.shape)} "
-            f"without its last, class axis), got {tuple(targets.shape)}")
-    V = logits.shape[-1]
-    real = targets[targets != ignore_index]
-    if real.numel() and (int(real.min()) < 0 or int(real.max()) >= V):
-        bad = real[(real < 0) | (real >= V)][0].item()
-        raise ValueError(f"{fn} expected target ids in [0, {V}) (or ignore_index={ignore_index}), got {bad}")
-    return targets
-
-
-def _check_options(label_smoothing: float, reduction: str, fn: str) -> None:
-    if not 0.0 <= float(label_smoothing) <= 1.0:
-        raise ValueError(f"{fn} expected label_smoothing in [0, 1], got {label_smoothing}")
-    if reduction not in _REDUCTIONS:
-        raise ValueError(f"{fn} expected reduction to be one of {_REDUCTIONS}, got {reduction!r}")
 
 
 def smoothed_targets(targets: torch.Tensor, num_classes: int, label_smoothing: float = 0.0,
@@ -97,7 +65,7 @@ def cross_entropy(logits: torch.Tensor, targets: torch.Tensor, *, ignore_index: 
     """
     fn = "cross_entropy"
     logits = _require_float_tensor(logits, "logits", fn)
-    targets = _check_targets(logits, targets, ignore_index, fn)
+    targets = class_ids(targets, logits, ignore_index, fn)
     _check_options(label_smoothing, reduction, fn)
     logp = log_softmax(logits, dim=-1)                        # (..., V)
     keep = targets != ignore_index                            # (...) True for real tokens
@@ -128,7 +96,7 @@ def cross_entropy_grad(logits: torch.Tensor, targets: torch.Tensor, *, ignore_in
     """
     fn = "cross_entropy_grad"
     logits = _require_float_tensor(logits, "logits", fn)
-    targets = _check_targets(logits, targets, ignore_index, fn)
+    targets = class_ids(targets, logits, ignore_index, fn)
     _check_options(label_smoothing, reduction, fn)
     with torch.no_grad():
         V = logits.shape[-1]
@@ -150,3 +118,18 @@ def perplexity(loss: float | torch.Tensor) -> float | torch.Tensor:
     if isinstance(loss, bool) or not isinstance(loss, (int, float)):
         raise ValueError(f"perplexity expected a number (a mean cross-entropy in nats), got {type(loss).__name__}")
     return math.exp(loss)
+
+
+# ----------------------------------------------------------------------------- input checks
+
+def _require_float_tensor(x: object, name: str, fn: str) -> torch.Tensor:
+    """A floating-point tensor with at least one axis (the classes)."""
+    return float_tensor(x, name, fn, min_ndim=1)
+
+
+def _check_options(label_smoothing: float, reduction: str, fn: str) -> None:
+    if isinstance(label_smoothing, bool) or not isinstance(label_smoothing, (int, float)) \
+            or not 0.0 <= float(label_smoothing) <= 1.0:
+        raise ValueError(f"{fn} expected label_smoothing to be a number in [0, 1], got {label_smoothing!r}")
+    if reduction not in _REDUCTIONS:
+        raise ValueError(f"{fn} expected reduction to be one of {_REDUCTIONS}, got {reduction!r}")

@@ -60,6 +60,14 @@ class TrainConfig:
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, int) or v < 0:
                 raise ValueError(f"TrainConfig expected {name} to be an integer >= 0, got {v!r}")
+        if self.warmup_iters > self.max_iters:
+            raise ValueError(f"TrainConfig expected warmup_iters <= max_iters, got warmup_iters={self.warmup_iters} "
+                             f"> max_iters={self.max_iters}: the learning rate would never reach lr")
+        if self.lr_decay_iters is not None and (isinstance(self.lr_decay_iters, bool)
+                                                or not isinstance(self.lr_decay_iters, int)
+                                                or self.lr_decay_iters < self.warmup_iters):
+            raise ValueError(f"TrainConfig expected lr_decay_iters to be None or an integer >= warmup_iters="
+                             f"{self.warmup_iters}, got {self.lr_decay_iters!r}")
         if not (self.lr > 0 and 0 <= self.min_lr <= self.lr):
             raise ValueError(f"TrainConfig expected 0 <= min_lr <= lr and lr > 0, got lr={self.lr}, min_lr={self.min_lr}")
         if self.grad_clip is not None and not self.grad_clip > 0:
@@ -206,6 +214,18 @@ def _config_dict(model: nn.Module) -> dict | None:
     return config.to_dict() if hasattr(config, "to_dict") else asdict(config)
 
 
+def _with_defaults(model: nn.Module, stored: dict | None, name: str) -> dict | None:
+    """The stored config as the model's config class reads it today: fields added later get their defaults."""
+    from_dict = getattr(type(getattr(model, "config", None)), "from_dict", None)
+    if stored is None or from_dict is None:
+        return stored
+    try:
+        config = from_dict(stored)
+    except (TypeError, ValueError) as exc:
+        raise ValueError(f"checkpoint {name} holds a model config this code cannot read: {exc}") from None
+    return config.to_dict() if hasattr(config, "to_dict") else asdict(config)
+
+
 def save_checkpoint(path: str | os.PathLike, model: nn.Module, optimizer: torch.optim.Optimizer | None = None,
                     scheduler=None, *, step: int = 0, history: History | None = None,
                     generator: torch.Generator | None = None, train_config: TrainConfig | None = None) -> Path:
@@ -240,12 +260,15 @@ def save_checkpoint(path: str | os.PathLike, model: nn.Module, optimizer: torch.
 
 
 def load_checkpoint(path: str | os.PathLike, model: nn.Module, optimizer: torch.optim.Optimizer | None = None,
-                    scheduler=None, *, restore_rng: bool = True) -> dict:
+                    scheduler=None, *, restore_rng: bool = False) -> dict:
     """Load a checkpoint written by :func:`save_checkpoint` into ``model`` (and optimizer, scheduler).
 
     Uses ``torch.load(..., weights_only=True)``: only tensors and plain containers are read, no
-    arbitrary code. The stored model config must equal ``model.config``; otherwise a ValueError
-    names the fields that differ. Returns the payload (``step``, ``history``, ...).
+    arbitrary code. The stored model config, with the defaults of fields added since it was written
+    filled in (``type(model.config).from_dict``), must equal ``model.config``; otherwise a ValueError
+    names the fields that differ. The caller's global random state (torch, NumPy, Python) is left
+    alone unless ``restore_rng=True``, which resuming training asks for. Returns the payload
+    (``step``, ``history``, ...).
     """
     path = Path(path)
     if not path.is_file():
@@ -253,7 +276,7 @@ def load_checkpoint(path: str | os.PathLike, model: nn.Module, optimizer: torch.
     payload = torch.load(path, map_location=_device_of(model), weights_only=True)
     if not isinstance(payload, dict) or payload.get("format") != "course_lib.training/1":
         raise ValueError(f"{path.name} is not a course_lib checkpoint (written by save_checkpoint)")
-    ours, theirs = _config_dict(model), payload["config"]
+    ours, theirs = _config_dict(model), _with_defaults(model, payload["config"], path.name)
     if ours is not None and theirs is not None and ours != theirs:
         diff = [f"{k}: checkpoint {theirs.get(k)!r} vs model {ours.get(k)!r}"
                 for k in sorted(set(ours) | set(theirs)) if ours.get(k) != theirs.get(k)]
@@ -316,7 +339,7 @@ def train(model: nn.Module, train_data=None, val_data=None, cfg: TrainConfig | N
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: lr_at(s, cfg) / cfg.lr)
     history, step = History(), 0
     if resume_from is not None:
-        payload = load_checkpoint(resume_from, model, optimizer, scheduler)
+        payload = load_checkpoint(resume_from, model, optimizer, scheduler, restore_rng=True)
         step = payload["step"]
         history = History.from_dict(payload["history"] or {})
         history.seconds, history.tokens = 0.0, 0

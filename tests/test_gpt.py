@@ -253,6 +253,36 @@ def test_checkpoint_from_another_gpt_config_is_refused(tmp_path):
         load_checkpoint(path, GPT(bigger))
 
 
+def test_checkpoint_written_before_a_config_field_existed_loads(tmp_path):
+    """A checkpoint from before GPTConfig.gelu: its config lacks the field, whose default is what it used."""
+    model = _model()
+    path = save_checkpoint(tmp_path / "old.pt", model)
+    payload = torch.load(path, weights_only=True)
+    del payload["config"]["gelu"]
+    torch.save(payload, path)
+    again = GPT(SMALL)
+    load_checkpoint(path, again)                           # used to fail: "gelu: checkpoint None vs model 'tanh'"
+    x = _ids()
+    torch.testing.assert_close(again.eval()(x)[0], model(x)[0])
+    with pytest.raises(ValueError, match="gelu: checkpoint 'tanh' vs model 'exact'"):
+        load_checkpoint(path, GPT(GPTConfig(**{**SMALL.to_dict(), "gelu": "exact"})))
+    payload["config"]["heads"] = 4                         # a field this code does not know
+    torch.save(payload, path)
+    with pytest.raises(ValueError, match=r"cannot read.*unknown fields \['heads'\]"):
+        load_checkpoint(path, GPT(SMALL))
+
+
+def test_no_module_uses_another_modules_private_helpers():
+    import re
+    from pathlib import Path
+
+    import course_lib
+    for name in ("gpt", "generation", "losses", "training"):
+        source = (Path(course_lib.__file__).parent / f"{name}.py").read_text()
+        private = re.findall(r"from \.(?!_validate\b)\w+ import [^\n]*\b_\w+", source)
+        assert not private, f"{name}.py imports private helpers: {private}"
+
+
 def test_trains_with_the_course_loop_and_reloads(tmp_path):
     torch.manual_seed(0)
     data = torch.arange(400) % 7                                     # a sequence a GPT learns at once

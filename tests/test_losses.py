@@ -157,3 +157,13 @@ def test_property_matches_torch(N, V, seed, eps):
     targets = torch.randint(V, (N,), generator=g)
     torch.testing.assert_close(cross_entropy(logits, targets, label_smoothing=eps),
                                F.cross_entropy(logits, targets, label_smoothing=eps))
+
+
+@pytest.mark.parametrize("dtype", [torch.int32, torch.int16, torch.uint8])
+def test_any_integer_dtype_of_targets_is_accepted(dtype):
+    """One rule with GPT.forward (course_lib._validate.class_ids): any integer ids, not only torch.long."""
+    logits = torch.randn(4, 6, generator=torch.Generator().manual_seed(0))
+    targets = torch.tensor([0, 5, 2, 3])
+    ref = F.cross_entropy(logits, targets)
+    torch.testing.assert_close(cross_entropy(logits, targets.to(dtype)), ref)
+    torch.testing.assert_close(cross_entropy_grad(logits, targets.to(dtype)), cross_entropy_grad(logits, targets))

@@ -60,14 +60,36 @@ CFG = dict(max_iters=30, batch_size=4, lr=1e-2, min_lr=1e-3, warmup_iters=5, eva
            progress=False)
 
 
-def test_schedule_warmup_then_cosine():
+def _assert_warmup_then_cosine(lr_fn):
+    """lr 1.0, min_lr 0.1, 10 warm-up steps, decay over steps 10..100: the values a cosine gives and a line does not."""
     cfg = TrainConfig(max_iters=100, lr=1.0, min_lr=0.1, warmup_iters=10)
-    lrs = [lr_at(s, cfg) for s in range(120)]
-    assert lrs[0] == pytest.approx(0.1) and lrs[9] == pytest.approx(1.0)
+    lrs = [lr_fn(s, cfg) for s in range(120)]
+    assert lrs[0] == pytest.approx(0.1) and lrs[4] == pytest.approx(0.5) and lrs[9] == pytest.approx(1.0)
     assert all(a < b for a, b in zip(lrs[:10], lrs[1:10]))                 # rising during warm-up
     assert all(a >= b for a, b in zip(lrs[10:100], lrs[11:101]))           # then never rising
-    assert lrs[55] == pytest.approx(0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * 0.5)))
+    # the cosine 0.1 + 0.45 (1 + cos(pi (s - 10) / 90)) at a tenth, a quarter and three quarters of the
+    # way down; a straight line from 1.0 to 0.1 gives 0.910, 0.780 and 0.330 at those steps
+    assert [round(lrs[s], 4) for s in (19, 32, 77)] == [0.978, 0.8737, 0.2374]
     assert lrs[100] == lrs[119] == pytest.approx(0.1)
+
+
+def test_schedule_warmup_then_cosine():
+    _assert_warmup_then_cosine(lr_at)
+
+
+def test_the_schedule_test_refuses_a_linear_decay():
+    """At the midpoint a linear decay equals the cosine; the test above checks where they differ."""
+    def linear(step, cfg):
+        if step < cfg.warmup_iters:
+            return cfg.lr * (step + 1) / cfg.warmup_iters
+        if step >= cfg.decay_end:
+            return cfg.min_lr
+        return cfg.lr - (cfg.lr - cfg.min_lr) * (step - cfg.warmup_iters) / (cfg.decay_end - cfg.warmup_iters)
+
+    cfg = TrainConfig(max_iters=100, lr=1.0, min_lr=0.1, warmup_iters=10)
+    assert linear(55, cfg) == pytest.approx(lr_at(55, cfg))               # the midpoint cannot tell them apart
+    with pytest.raises(AssertionError):
+        _assert_warmup_then_cosine(linear)
 
 
 def test_weight_decay_on_matrices_only():
@@ -129,6 +151,32 @@ def test_checkpoint_from_another_config_is_refused(tmp_path):
         load_checkpoint(tmp_path / "missing.pt", _model())
 
 
+def test_loading_leaves_the_callers_random_state_alone_unless_asked(tmp_path):
+    import random
+
+    import numpy as np
+    saved, loaded, resumed = _model(), _model(), _model()          # built first: _model() seeds torch itself
+
+    def seed(n):
+        torch.manual_seed(n); np.random.seed(n); random.seed(n)
+
+    def draws():
+        return torch.rand(3).tolist(), np.random.rand(3).tolist(), [random.random() for _ in range(3)]
+
+    seed(123)
+    ckpt = save_checkpoint(tmp_path / "m.pt", saved)               # stores the random state seeded with 123
+    seed(123)
+    at_save = draws()
+    seed(7)
+    expected = draws()                                              # what seed 7 gives without a load
+    seed(7)
+    load_checkpoint(ckpt, loaded)
+    assert draws() == expected                                      # loading did not reset the caller's state
+    seed(7)
+    load_checkpoint(ckpt, resumed, restore_rng=True)               # resuming training asks for it
+    assert draws() == at_save
+
+
 def test_checkpoint_round_trip_with_weights_only(tmp_path):
     model = _model()
     ckpt = save_checkpoint(tmp_path / "sub" / "m.pt", model, step=7, history=History(steps=[1], train_loss=[2.0]))
@@ -164,6 +212,8 @@ def test_failed_save_leaves_the_old_checkpoint_untouched(tmp_path, monkeypatch):
     (dict(grad_clip=0.0), "grad_clip"),
     (dict(betas=(0.9, 1.5)), "betas"),
     (dict(warmup_iters=-1), "warmup_iters"),
+    (dict(max_iters=50, warmup_iters=100), "warmup_iters <= max_iters"),
+    (dict(max_iters=50, warmup_iters=10, lr_decay_iters=5), "lr_decay_iters"),
 ])
 def test_bad_config_is_a_value_error(kwargs, words):
     with pytest.raises(ValueError, match=words):
