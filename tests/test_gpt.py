@@ -1,9 +1,7 @@
 """course_lib.gpt against transformers' GPT2LMHeadModel; generation and the KV-cache against the plain path."""
 from __future__ import annotations
 
-import importlib
 import inspect
-import os
 
 import pytest
 import torch
@@ -11,23 +9,14 @@ import torch.nn as nn
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from _needs import needs_module
 from course_lib import pick_device
 from course_lib.generation import KVCache, generate, sample_next
 from course_lib.gpt import GPT, GPT2_CONFIGS, GPTConfig, count_parameters, from_hf, to_hf
 from course_lib.training import TrainConfig, load_checkpoint, save_checkpoint, train
 
 
-def _import_or_skip(name: str):
-    """Import ``name``; when it is missing, skip this file locally but fail under CI=true (CI runs every test)."""
-    try:
-        return importlib.import_module(name)
-    except ImportError as exc:
-        if os.environ.get("CI", "").lower() == "true":
-            pytest.fail(f"CI=true and test_gpt.py cannot run: {name} is not installed ({exc})", pytrace=False)
-        pytest.skip(f"{name} is not installed", allow_module_level=True)
-
-
-transformers = _import_or_skip("transformers")
+transformers = needs_module("transformers")     # skipped locally when missing, a failure under CI=true
 
 SMALL = GPTConfig(vocab_size=77, block_size=16, n_layer=2, n_head=4, n_embd=32, bias=False)
 
@@ -309,11 +298,11 @@ def test_pick_device():
 
 def test_missing_transformers_fails_under_ci(monkeypatch):
     monkeypatch.setenv("CI", "true")
-    with pytest.raises(pytest.fail.Exception, match="CI=true.*no_such_module_for_this_test"):
-        _import_or_skip("no_such_module_for_this_test")
+    with pytest.raises(pytest.fail.Exception, match="no_such_module_for_this_test"):
+        needs_module("no_such_module_for_this_test")
     monkeypatch.setenv("CI", "")
     with pytest.raises(pytest.skip.Exception):
-        _import_or_skip("no_such_module_for_this_test")
+        needs_module("no_such_module_for_this_test")
 
 
 # ----------------------------------------------------------------------------- devices
