@@ -8,7 +8,8 @@ Steps:
 1. **Vendor the scripts** the pages need, from npm, once (cached in ``book/_build/npm``):
    require.js, the ipywidgets HTML manager (``@jupyter-widgets/html-manager``, which
    renders the widget state stored in the notebooks, no kernel needed) and MathJax 3.
-   Versions are pinned in ``book/package.json``.
+   Versions are pinned in ``book/package.json`` and, with every dependency's checksum, in the
+   committed ``book/package-lock.json``, which ``npm ci`` installs exactly.
 2. **Stage** ``_config.yml``, ``_toc.yml``, ``intro.md``, ``_ext/`` and the chapter
    notebooks (copied, with their stored outputs) in ``book/_build/src``.
 3. **Build** with Jupyter Book 1.x (Sphinx). The local extension ``_ext/offline_assets.py``
@@ -28,10 +29,11 @@ from pathlib import Path
 
 import yaml
 
+from tools.labs import find_chapters as _chapters_in  # the one definition of a chapter notebook
+
 BOOK = Path(__file__).resolve().parent
 ROOT = BOOK.parent
 BUILD = BOOK / "_build"
-CHAPTER_GLOB = "[0-9][0-9]_*.ipynb"
 STAGED_FILES = ("_config.yml", "_toc.yml", "intro.md")
 
 # What the site needs from each npm package: (package, path inside it, path under _assets/).
@@ -61,14 +63,15 @@ _EXTERNAL = re.compile(
 
 def find_chapters() -> list[Path]:
     """Every chapter notebook ``chapters/NN_name.ipynb``, in course order."""
-    return sorted((ROOT / "chapters").glob(CHAPTER_GLOB))
+    return _chapters_in(ROOT / "chapters")
 
 
 def vendor_assets(cache: Path = BUILD / "npm") -> Path:
-    """Install the pinned npm packages into ``cache`` (once) and return the folder of site assets."""
+    """Install the locked npm packages into ``cache`` (once, ``npm ci``) and return the folder of site assets."""
     package_json = (BOOK / "package.json").read_text(encoding="utf-8")
+    lock = (BOOK / "package-lock.json").read_text(encoding="utf-8")
     assets, stamp = cache / "assets", cache / "assets.stamp"
-    recipe = package_json + repr(VENDORED) + repr(NOT_VENDORED)
+    recipe = package_json + lock + repr(VENDORED) + repr(NOT_VENDORED)
     if assets.is_dir() and stamp.is_file() and stamp.read_text(encoding="utf-8") == recipe:
         return assets
     npm = shutil.which("npm")
@@ -78,7 +81,10 @@ def vendor_assets(cache: Path = BUILD / "npm") -> Path:
                          "(Debian: apt-get install npm) and run `make book` again.")
     cache.mkdir(parents=True, exist_ok=True)
     (cache / "package.json").write_text(package_json, encoding="utf-8")
-    cmd = [npm, "install", "--no-audit", "--no-fund", "--ignore-scripts", "--no-package-lock", "--loglevel=error"]
+    (cache / "package-lock.json").write_text(lock, encoding="utf-8")
+    # `npm ci`: exactly the versions and checksums of the lockfile, and an error if it disagrees
+    # with package.json (regenerate it with `npm install --package-lock-only` in book/)
+    cmd = [npm, "ci", "--no-audit", "--no-fund", "--ignore-scripts", "--loglevel=error"]
     r = subprocess.run(cmd, cwd=cache, capture_output=True, text=True)
     if r.returncode != 0:
         raise SystemExit(f"book: `{' '.join(cmd)}` failed in {cache}:\n{r.stdout}\n{r.stderr}")

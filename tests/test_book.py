@@ -24,7 +24,19 @@ FIXTURE = Path(__file__).parent / "fixtures" / "book_widget.ipynb"
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 
 from book import build as book_build  # noqa: E402
-from _needs import book_assets, unavailable  # noqa: E402
+from _needs import book_assets, needs_module, unavailable  # noqa: E402
+
+
+def test_npm_lockfile_pins_exactly_what_package_json_asks_for():
+    """`npm ci` installs book/package-lock.json; it must agree with package.json (npm ci refuses otherwise)."""
+    package = json.loads((ROOT / "book" / "package.json").read_text(encoding="utf-8"))
+    lock = json.loads((ROOT / "book" / "package-lock.json").read_text(encoding="utf-8"))
+    assert lock["lockfileVersion"] >= 2 and lock["packages"][""]["dependencies"] == package["dependencies"]
+    for name, version in package["dependencies"].items():
+        entry = lock["packages"][f"node_modules/{name}"]
+        assert entry["version"] == version and entry["integrity"].startswith("sha512-"), name
+    assert all("integrity" in e for k, e in lock["packages"].items() if k), "a locked package has no checksum"
+    assert '[npm, "ci",' in (ROOT / "book" / "build.py").read_text(encoding="utf-8"), "the book installs with npm ci"
 
 
 @pytest.fixture(scope="module")
@@ -46,6 +58,7 @@ def site(tmp_path_factory):
     return out
 
 
+@pytest.mark.slow  # builds the whole book (minutes)
 def test_every_chapter_has_a_page_and_the_landing_page_links_them(site):
     index = (site / "intro.html").read_text(encoding="utf-8")
     for nb in book_build.find_chapters() + [Path("99_widget_fixture.ipynb")]:
@@ -55,6 +68,7 @@ def test_every_chapter_has_a_page_and_the_landing_page_links_them(site):
     assert (site / "index.html").is_file()
 
 
+@pytest.mark.slow  # builds the whole book (minutes)
 def test_pages_load_nothing_from_the_network_and_assets_live_outside_static(site):
     assert book_build.external_references(site) == []
     for name in ("require.js", "widgets/embed-amd.js", "mathjax/tex-mml-chtml.js"):
@@ -73,7 +87,7 @@ def test_pages_load_nothing_from_the_network_and_assets_live_outside_static(site
 def browser():
     if not os.path.exists(CHROMIUM):
         unavailable("book test", f"Chromium not found at {CHROMIUM} (install Debian's 'chromium': make browser)")
-    playwright = pytest.importorskip("playwright.sync_api")
+    playwright = needs_module("playwright.sync_api", what="book test")
     with playwright.sync_playwright() as p:
         b = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
         yield b
@@ -105,6 +119,7 @@ VISIBLE_CAPTIONS = """() => Array.from(document.querySelectorAll('svg.clw-heatma
                Array.from(s.querySelectorAll('rect')).map(r => r.getAttribute('fill')).join(',')])"""
 
 
+@pytest.mark.slow  # builds the whole book (minutes)
 def test_widget_renders_and_switching_head_and_layer_changes_it(site, browser):
     page, trouble = _open(browser, site / "chapters" / "99_widget_fixture.html")
     try:
@@ -130,6 +145,7 @@ def test_widget_renders_and_switching_head_and_layer_changes_it(site, browser):
         page.close()
 
 
+@pytest.mark.slow  # builds the whole book (minutes)
 def test_chapter_pages_typeset_maths_offline(site, browser):
     chapters = book_build.find_chapters()
     with_maths = [p for p in chapters if "$" in "".join(
@@ -145,6 +161,7 @@ def test_chapter_pages_typeset_maths_offline(site, browser):
         page.close()
 
 
+@pytest.mark.slow  # builds the whole book (minutes)
 def test_widgets_in_chapter_pages_switch_client_side(site, browser):
     """In the first real chapter whose page embeds widget state, changing a selector changes what is shown."""
     pages = [site / "chapters" / (p.stem + ".html") for p in book_build.find_chapters()

@@ -78,10 +78,10 @@ causal = np.tril(np.ones((T, T))); causal /= causal.sum(1, keepdims=True)  # hea
 layer0 = np.stack([previous, first, causal])                       # (H, T, T)
 layer1 = np.stack([np.eye(T), causal, previous])
 weights = np.stack([layer0, layer1])                               # (L, H, T, T)
-view = attention_view(weights, tokens, title="browser fixture")
+view = attention_view(weights, tokens, layer_names=["layer 0", "layer 1"], title="browser fixture")
 view'''
 
-HEAD_VIEW_SOURCE = "head_view(weights, tokens)"
+HEAD_VIEW_SOURCE = 'head_view(weights, tokens, layer_names=["layer 0", "layer 1"])'
 
 
 def write_fixture_notebook(path: Path, *, with_head_view: bool = False) -> Path:
@@ -229,6 +229,7 @@ def _run_first_cell(page, tmp_path: Path, attempts: int = 4) -> None:
     raise AssertionError(f"the widget never showed after {attempts} runs of the cell; screenshots in {tmp_path}")
 
 
+@pytest.mark.slow  # starts JupyterLab / Chromium (tens of seconds)
 def test_jupyterlab_renders_the_widget_and_reacts_to_the_head_selector(lab_server, executed_notebook, tmp_path):
     from playwright.sync_api import sync_playwright
 
@@ -298,6 +299,7 @@ def static_page(executed_notebook, tmp_path: Path) -> Path:
     return page
 
 
+@pytest.mark.slow  # starts JupyterLab / Chromium (tens of seconds)
 def test_static_html_export_switches_heads_with_no_kernel_and_no_network(static_page):
     from playwright.sync_api import sync_playwright
 
