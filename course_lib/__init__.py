@@ -14,8 +14,9 @@ One module per idea (see the course design):
     generation   generate(), sampling filters, KVCache (any causal LM)  (ch 08-13)
     training     the one training loop: schedule, eval, checkpoints
     widgets      attention views and shared plots
-    checks       check() and exercise grading helpers
-    labs         student-version generator and grader
+    checks       check(), expect(), and what exercise tests use (forbid, Credit)
+
+The student release and the grader are instructor tooling, outside the library: tools/labs.py.
 
 The helpers in this file (``set_seed``, ``fast_mode``, ``pick``, ``pick_device``, ``doctor``) are used by every chapter.
 """
@@ -24,4 +25,4 @@ from __future__ import annotations
 from .core import doctor, fast_mode, pick, pick_device, set_seed
 
 __all__ = ["set_seed", "fast_mode", "pick", "pick_device", "doctor"]
-__version__ = "0.1.0"
+__version__ = "0.1.0"  # the one place: pyproject.toml reads it (setuptools dynamic version)

@@ -139,3 +139,16 @@ def test_doctor_flags_a_missing_package(monkeypatch, module, expected):
     name = "widgets" if module == "ipywidgets" else module
     line = next(line for line in lines if f" {name} " in line)
     assert line.startswith("PROBLEM") and expected in line
+
+
+def test_the_version_is_written_once_and_pip_metadata_reads_it():
+    import importlib.metadata
+    from pathlib import Path
+
+    tomllib = pytest.importorskip("tomllib")  # Python >= 3.11
+
+    project = tomllib.loads((Path(__file__).resolve().parent.parent / "pyproject.toml").read_text())
+    assert "version" not in project["project"] and "version" in project["project"]["dynamic"]
+    assert project["tool"]["setuptools"]["dynamic"]["version"] == {"attr": "course_lib.__version__"}
+    # the installed metadata came from course_lib.__version__ (re-install after a version change)
+    assert importlib.metadata.version("course-lib") == course_lib.__version__
