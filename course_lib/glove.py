@@ -17,7 +17,7 @@ step size is folded into the accumulated gradients, per-coordinate clipping at 1
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 import scipy.sparse as sp
@@ -159,11 +159,13 @@ def _adagrad_epoch(PG, rows, cols, logx, fx, lr: float, batch_size: int, V: int,
 def train_glove(sentences: Sequence[Sequence[str]], *, vector_size: int = 100, window: int = 10,
                 x_max: float = 10.0, alpha: float = 0.75, epochs: int = 25, lr: float = 0.05,
                 min_count: int = 5, seed: int = 0, progress: bool = True, batch_size: int = 4096,
-                threads: int | None = 1) -> WordVectors:
+                threads: int | None = 1,
+                on_epoch: Callable[[int, WordVectors], None] | None = None) -> WordVectors:
     """Count co-occurrences (1/distance, symmetric), fit GloVe with AdaGrad, return ``W + W~``.
 
     ``wv.info`` holds the cost per epoch (``loss_per_epoch``, the mean of J over entries),
-    the number of non-zero entries and the time taken.
+    the number of non-zero entries and the time taken. ``on_epoch(epoch, wv)``,
+    if given, receives a copy of the vectors after each epoch (epoch = 1, 2, ...).
     """
     import torch
 
@@ -173,6 +175,9 @@ def train_glove(sentences: Sequence[Sequence[str]], *, vector_size: int = 100, w
     if not lr > 0:
         raise ValueError(f"lr must be positive, got {lr}")
     glove_weight(np.ones(1), x_max, alpha)  # validates x_max and alpha
+    if on_epoch is not None and not callable(on_epoch):
+        raise ValueError(f"train_glove expected on_epoch to be a function (epoch, wv) -> None, got "
+                         f"{type(on_epoch).__name__}")
     t0 = time.perf_counter()
     vocab = build_vocab(sentences, min_count=min_count)
     ids, doc = vocab.encode(sentences)
@@ -193,6 +198,8 @@ def train_glove(sentences: Sequence[Sequence[str]], *, vector_size: int = 100, w
                                   lr, batch_size, V)
             losses.append(cost / len(rows_all))
             bar(epoch, losses[-1])
+            if on_epoch is not None:  # e.g. to follow a score along training
+                on_epoch(epoch + 1, WordVectors(vocab.words, (PG[:V, :d] + PG[V:, :d]).numpy().copy()))
     vectors = (PG[:V, :d] + PG[V:, :d]).numpy()  # W + W~ (the C program's "model 2")
     info = {"loss_per_epoch": losses, "nonzeros": int(X.nnz), "seconds": time.perf_counter() - t0,
             "counting_seconds": t_count, "counts": vocab.counts}

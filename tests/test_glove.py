@@ -185,3 +185,13 @@ def test_vocabulary_and_finite_differences_live_in_their_rooms():
     assert text.Word2VecVocab.__module__ == "course_lib.text"
     assert checks.numerical_gradient.__module__ == "course_lib.checks"
     assert not hasattr(word2vec, "numerical_gradient")
+
+
+def test_on_epoch_sees_w_plus_w_tilde_after_every_epoch():
+    seen = []
+    wv = glove.train_glove(_two_topic_corpus(50), vector_size=8, window=4, epochs=3, min_count=1, progress=False,
+                           batch_size=256, on_epoch=lambda epoch, v: seen.append((epoch, v.vectors)))
+    assert [e for e, _ in seen] == [1, 2, 3]
+    np.testing.assert_array_equal(seen[-1][1], wv.vectors)
+    with pytest.raises(ValueError, match="on_epoch to be a function"):
+        glove.train_glove(_two_topic_corpus(5), min_count=1, progress=False, on_epoch="print")

@@ -268,3 +268,14 @@ def test_default_learning_rates_are_the_c_tools():
     assert w2v.train_word2vec(sents, sg=True, min_count=1, epochs=1, progress=False).info["config"].lr == 0.025
     assert w2v.train_word2vec(sents, sg=False, min_count=1, epochs=1, progress=False).info["config"].lr == 0.05
     assert w2v.train_word2vec(sents, sg=False, lr=0.01, min_count=1, epochs=1, progress=False).info["config"].lr == 0.01
+
+
+def test_on_epoch_sees_the_vectors_after_every_epoch():
+    seen = []
+    wv = w2v.train_word2vec(_two_topic_corpus(50), vector_size=8, min_count=1, epochs=3, progress=False,
+                            on_epoch=lambda epoch, v: seen.append((epoch, v.vectors)))
+    assert [e for e, _ in seen] == [1, 2, 3]
+    np.testing.assert_array_equal(seen[-1][1], wv.vectors)
+    assert not np.array_equal(seen[0][1], seen[-1][1])
+    with pytest.raises(ValueError, match="on_epoch to be a function"):
+        w2v.train_word2vec(_two_topic_corpus(5), min_count=1, progress=False, on_epoch=3)
