@@ -714,11 +714,14 @@ check(all(beyond[name] > inside[name] for name in rope_rungs) or course_lib.fast
       name="every RoPE model is worse beyond the trained length than inside it")
 
 # %% [markdown]
-# RoPE does not fail the way learned positions do (there is always an answer, and the first 128 positions of
-# a long window score as before), but it does not use the extra context either: beyond the trained length
-# the loss rises, the further the worse. This is why long-context models *extend* RoPE after training
-# (interpolating positions, or rescaling $\theta$ and fine-tuning on long texts) rather than relying on it to
-# extrapolate; in practice, generation slides a window of the trained length over the text, as
+# RoPE does not fail the way learned positions do: there is always an answer, and (by causality) the first 128
+# positions of a long window see exactly the context they saw in training. But beyond the trained length the
+# model does not turn the extra context into better predictions; its loss there is higher than inside the
+# window. This is why long-context models *extend* RoPE after training instead of relying on it to extrapolate:
+# Chen et al. (2023, "Extending Context Window of Large Language Models via Positional Interpolation") squeeze
+# the positions of a long text into the trained range and fine-tune briefly, and `transformers` implements
+# several such rescalings of RoPE (its `ROPE_INIT_FUNCTIONS`: `linear`, `dynamic`, `yarn`, `longrope`, `llama3`,
+# ...). Without them, generation slides a window of the trained length over the text, as
 # `course_lib.generation.generate` does.
 #
 # ## 9. Make it write
