@@ -22,11 +22,14 @@
 # * a measurement of **Zipf's law** on Shakespeare and on Wikipedia;
 # * **one-hot vectors**, and the **embedding lookup** that replaces them, shown to be the same
 #   numbers (and correcting a common mistake on the way);
-# * **cosine similarity**, the yardstick for comparing word vectors in the chapters to come.
+# * **cosine similarity**, the yardstick for comparing word vectors in the chapters to come;
+# * the **training examples of a language model**: ids shifted by one position, cut into
+#   windows, with a special token between documents.
 #
 # **Prerequisites:** chapter 00; NumPy arrays, indexing and `@` (matrix product).
 #
-# **Time:** about 45 minutes to read and experiment; the notebook itself runs in a few seconds.
+# **Time:** about 50 minutes to read and experiment; the notebook itself runs in about 20 seconds
+# on a laptop CPU (measured in full mode).
 
 # %%
 # Set-up. After `make lab` this does nothing. In Colab, or in a kernel that lacks the course, it
@@ -57,7 +60,7 @@ from course_lib import set_seed, pick
 from course_lib.checks import check, expect
 from course_lib.datasets import load_text, load_sentences
 from course_lib.text import (Vocab, word_tokenize, char_tokenize, chinese_tokenize, one_hot,
-                             embedding_lookup, cosine_similarity)
+                             embedding_lookup, cosine_similarity, random_batches)
 
 set_seed(0)
 plt.rcParams["figure.dpi"] = 80
@@ -132,9 +135,10 @@ print("".join(char_set).replace("\n", "\\n"))
 # Chinese is written without spaces, so "split at spaces" finds no words at all. The sentence
 # 我爱吃水果 ("I love eating fruit") is four words, 我 / 爱 / 吃 / 水果, but nothing in the text
 # marks where they end. Deciding that 水果 (*fruit*) is one word and not 水 (*water*) + 果
-# (*fruit, result*) needs a dictionary or a trained segmenter. The simple, robust choice used
-# by most Chinese language models is **one token per character**: there are only a few thousand
-# common characters, and a model learns which ones go together.
+# (*fruit, result*) needs a dictionary or a trained segmenter. The simple, robust choice is
+# **one token per character**: there are only a few thousand common characters, and a model
+# learns which ones go together. It is what `course_lib` does here, and what BERT's tokenizer
+# (2018) did for Chinese (shown below with its own code).
 
 # %%
 sentences = ["我 爱 吃 水果",          # hand-segmented: spaces between the words
@@ -149,6 +153,53 @@ for s in sentences:
 check(chinese_tokenize("我 爱 吃 水果"), ["我", "爱", "吃", "水", "果"], name="我 爱 吃 水果 as characters")
 check(word_tokenize("我爱吃水果"), chinese_tokenize("我爱吃水果"), name="word_tokenize splits Chinese into characters")
 assert check(word_tokenize("I love 水果!"), ["i", "love", "水", "果", "!"], name="mixed English and Chinese")
+
+# %% [markdown]
+# BERT's tokenizer, from the `tokenizers` library, puts a space around every Chinese character
+# before it splits the text, so each character becomes a token of its own:
+
+# %%
+from tokenizers import normalizers
+
+bert_normalizer = normalizers.BertNormalizer(handle_chinese_chars=True, lowercase=True)
+print(repr(bert_normalizer.normalize_str("我爱吃水果, I love fruit")))
+assert check(bert_normalizer.normalize_str("我爱吃水果").split(), chinese_tokenize("我爱吃水果"),
+             name="BERT's normaliser cuts Chinese into characters, as chinese_tokenize does")
+
+# %% [markdown]
+# That is no longer what most recent models do. GPT-2 and its successors cut text into
+# **byte-level BPE** tokens: the text is first written as UTF-8 bytes (a Chinese character
+# takes 3 bytes), and the most frequent runs of bytes are merged into tokens, learned from data.
+# Trained on enough Chinese, a token can hold a frequent run of several characters, while a
+# rare character falls apart into pieces of its bytes. A small taste, with the `tokenizers`
+# library trained on Tang poems for a 2,000-token vocabulary (the poems are written in traditional
+# characters, and few of them speak of loving or eating, 爱 and 吃):
+
+# %%
+from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+
+tang = load_text("tang")
+print(f"{len('我'.encode('utf-8'))} UTF-8 bytes in 我; {len(tang):,} characters of Tang poems")
+bpe = Tokenizer(models.BPE())
+bpe.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+bpe.decoder = decoders.ByteLevel()
+bpe.train_from_iterator([tang], trainers.BpeTrainer(vocab_size=2000, show_progress=False,
+                                                    initial_alphabet=pre_tokenizers.ByteLevel.alphabet()))
+bpe_pieces = {}
+for poem in ["床前明月光，疑是地上霜。", "我爱吃水果"]:
+    bpe_pieces[poem] = [bpe.decoder.decode([t]) for t in bpe.encode(poem).tokens]   # "\ufffd": part of a character
+    print(f"{poem}: {len(bpe_pieces[poem])} tokens {bpe_pieces[poem]}")
+
+# %%
+assert check("明月" in bpe_pieces["床前明月光，疑是地上霜。"], True, name="明月 (bright moon) is one BPE token")
+assert check(len(bpe_pieces["我爱吃水果"]) > len("我爱吃水果"), True,
+             name="characters rare in the poems (爱, 吃) fall apart into byte pieces")
+
+# %% [markdown]
+# *Bright moon* (明月), frequent in the poems, became one token; 爱吃 became four pieces of its six
+# bytes, and 床 two.
+# [Chapter 09](09_tokens_bpe.ipynb) builds byte-pair encoding from scratch and loads GPT-2's real
+# tokenizer.
 
 # %% [markdown]
 # ## 2. A vocabulary: tokens ↔ ids
@@ -216,11 +267,12 @@ for min_freq in [1, 2, 5, 10]:
 # %%
 assert check(all(oov[a] < oov[b] for a, b in [(1, 2), (2, 5), (5, 10)]), True,
              name="a higher cut-off means more unknown words")
+assert check(bool(0.04 < oov[1] < 0.06), True, name="about one held-out word in twenty is unknown")
 
 # %% [markdown]
 # Even keeping every training word, about one word in twenty of new Shakespeare is unknown.
-# That is the main reason modern models use sub-word tokens (a later chapter builds byte-pair
-# encoding): pieces of words are never unknown.
+# That is the main reason modern models use sub-word tokens ([chapter 09](09_tokens_bpe.ipynb)
+# builds byte-pair encoding): pieces of words, down to single bytes, are never unknown.
 #
 # ## 3. Zipf's law, measured
 #
@@ -295,6 +347,7 @@ rare = sum(1 for c in counts.values() if c <= 2) / len(counts)
 top100 = sum(c for _, c in counts.most_common(100)) / len(words)
 print(f"words seen at most twice: {rare:.0%} of the vocabulary")
 print(f"the 100 most common words: {top100:.0%} of all the text")
+assert check(bool(0.6 < rare < 0.7 and 0.5 < top100 < 0.56), True, name="two thirds rare; 100 words, half the text")
 
 # %% [markdown]
 # ## 4. One-hot vectors
@@ -470,6 +523,8 @@ print("king/queen:", cosine_similarity(onehots[0], onehots[1]),
 # %%
 random_cos = cosine_similarity(W[vocab.encode(["king"] * 200)], W[rng.integers(1, V, size=200)])
 print(f"mean {random_cos.mean():+.3f}, spread {random_cos.std():.3f}, 1/sqrt(d) = {1 / np.sqrt(d):.3f}")
+assert check(bool(abs(random_cos.mean()) < 0.03 and abs(random_cos.std() - 1 / np.sqrt(d)) < 0.02), True,
+             name="random cosines: mean near 0, spread near 1/sqrt(d)")
 
 # %% [markdown]
 # Similarity must come from the data. A first taste of chapters 02 and 03: describe each word
@@ -513,90 +568,205 @@ assert check([similarity(*pairs[i]) > similarity(*pairs[i + 1]) for i in range(0
 # These count vectors are long ($V$ numbers) and noisy. Chapter 02 (Word2Vec) and chapter 03
 # (GloVe) learn short, dense rows of $W$ that capture the same idea much better.
 #
+# ## 7. From ids to training examples
+#
+# A language model (chapter 08 onwards) learns one thing: to predict the next token. Its
+# training examples need no labels written by anyone, they are the ids of the text itself. Take
+# a window of $T$ ids as the input $x$; the target $y$ is the same window moved one place to the
+# right:
+#
+# $$ x = (t_i, t_{i+1}, \dots, t_{i+T-1}), \qquad y = (t_{i+1}, t_{i+2}, \dots, t_{i+T}). $$
+#
+# One window holds $T$ predictions at once: from the first token guess the second, from the
+# first two guess the third, and so on.
+
+# %%
+stream = np.array(vocab.encode(word_tokenize("to be or not to be that is the question")))
+T = 6
+x, y = stream[:T], stream[1:T + 1]
+print("x:", x, "\ny:", y)
+for t in range(T):
+    print(f"{' '.join(vocab.decode(x[:t + 1])):>22}  ->  {vocab.decode([y[t]])[0]}")
+assert check(y[:-1], x[1:], name="the target is the input shifted by one")
+
+# %% [markdown]
+# Every start $i$ gives a window, so a text of $N$ tokens holds $N - T$ overlapping windows.
+# Training does not walk through them in order: each step draws a **batch** of random starts,
+# which is what `course_lib.text.random_batches` does for chapter 08's GPT (inputs and targets as
+# torch tensors of shape $(B, T)$):
+
+# %%
+shakespeare_ids = torch.tensor(vocab.encode(words))          # the word ids of all of Shakespeare
+xb, yb = random_batches(shakespeare_ids, block_size=8, batch_size=4, generator=torch.Generator().manual_seed(0))
+print(f"{len(shakespeare_ids) - 8:,} windows of 8 words; a batch:", tuple(xb.shape), tuple(yb.shape))
+print("x[0]:", " ".join(vocab.decode(xb[0])))
+print("y[0]:", " ".join(vocab.decode(yb[0])))
+assert check(yb[:, :-1], xb[:, 1:], name="random_batches: every target row is its input row shifted by one")
+
+# %% [markdown]
+# ### Special tokens between documents
+#
+# Our Wikipedia sample is 106 separate articles. Glued end to end, the last words of one article
+# would "predict" the first words of the next, a connection that is not in any text. The usual fix
+# is a **special token**, a vocabulary entry that is not a word: put `<eos>` ("end of sequence")
+# after every document. The model then learns that after `<eos>` anything may begin, and when it
+# generates text, producing `<eos>` means "I am done". GPT-2 does exactly this with a single token
+# `<|endoftext|>` between documents, the last of its 50,257 ids (read from the GPT-2 files the
+# course ships):
+
+# %%
+import json
+
+from course_lib.datasets import gpt2_files
+
+gpt2_vocab = json.loads(gpt2_files()[0].read_text(encoding="utf-8"))
+print(f"GPT-2: {len(gpt2_vocab):,} tokens, <|endoftext|> has id {gpt2_vocab['<|endoftext|>']}")
+
+wiki_lm_vocab = Vocab(wiki_words, min_freq=5, specials=["<eos>"])      # <unk> = 0, <eos> = 1
+eos = wiki_lm_vocab.stoi["<eos>"]
+wiki_stream = np.array([i for article in wiki_articles for i in wiki_lm_vocab.encode(article) + [eos]])
+boundary = int(np.flatnonzero(wiki_stream == eos)[0])
+print(wiki_lm_vocab)
+print(f"{len(wiki_stream):,} ids, {np.sum(wiki_stream == eos)} of them <eos>")
+print("around the first boundary:", " ".join(wiki_lm_vocab.decode(wiki_stream[boundary - 6:boundary + 6])))
+assert check(int(np.sum(wiki_stream == eos)), len(wiki_articles), name="one <eos> per article")
+assert check(len(gpt2_vocab) - 1, gpt2_vocab["<|endoftext|>"], name="<|endoftext|> is GPT-2's last id")
+
+# %% [markdown]
+# Other special tokens you will meet: `<pad>` fills the end of short sequences so that a batch is
+# a rectangle (chapter 04 masks it out of attention), `[CLS]`, `[SEP]` and `[MASK]` are BERT's
+# (chapter 10), and chat models mark who is speaking (chapter 12). Each is one more row of the
+# embedding matrix, learned like any word.
+#
 # ## Exercises
 #
-# ### Exercise 1.1: a character codec
+# Each test switches off the library functions that would do the work for you, so build it from
+# the operations this chapter showed (NumPy indexing, `np.zeros`, `@`, loops).
 #
-# Complete `encode_chars(text, alphabet)`: the id of every character of `text`, where the id
-# of a character is its position in `alphabet` (a sorted list of distinct characters, as in
-# chapter 08's GPT). Raise a `ValueError` naming the character if one is not in the alphabet.
+# ### Exercise 1.1: every window, with a stride
+#
+# `random_batches` draws random windows. To *evaluate* a model on a text we want every window in
+# order instead, possibly with a **stride**: windows start at $0, s, 2s, \dots$ (with $s = T$ they
+# do not overlap, every target token is predicted once). Complete `lm_windows(ids, block_size,
+# stride)`: NumPy arrays `x` and `y` of shape (number of windows, `block_size`), `y` shifted by one,
+# for every start $i = 0, s, 2s, \dots$ with $i + T + 1 \le N$ (a window needs its last target).
 
-# %% nbgrader={"grade": false, "grade_id": "ex-01-encode-chars", "locked": false, "schema_version": 3, "solution": true, "task": false}
-def encode_chars(text: str, alphabet: list[str]) -> list[int]:
-    """Character ids: ``alphabet.index(ch)`` for each character ``ch`` of ``text``."""
+# %% nbgrader={"grade": false, "grade_id": "ex-01-lm-windows", "locked": false, "schema_version": 3, "solution": true, "task": false}
+def lm_windows(ids: np.ndarray, block_size: int, stride: int) -> tuple[np.ndarray, np.ndarray]:
+    """Inputs x (n, T) and next-token targets y (n, T) for windows starting at 0, stride, 2*stride, ..."""
     ### BEGIN SOLUTION
-    position = {ch: i for i, ch in enumerate(alphabet)}
-    ids = []
-    for ch in text:
-        if ch not in position:
-            raise ValueError(f"character {ch!r} is not in the alphabet")
-        ids.append(position[ch])
-    return ids
+    ids = np.asarray(ids)
+    starts = np.arange(0, len(ids) - block_size, stride)        # i + T + 1 <= N
+    cols = starts[:, None] + np.arange(block_size)[None, :]     # (n, T) positions of the inputs
+    return ids[cols], ids[cols + 1]
     ### END SOLUTION
 
 
-# %% nbgrader={"grade": true, "grade_id": "ex-01-encode-chars-test", "locked": true, "points": 1, "schema_version": 3, "solution": false, "task": false}
-expect(encode_chars("abba", ["a", "b"]), [0, 1, 1, 0], name="encode_chars('abba')")
-expect(encode_chars("", ["a"]), [], name="encode_chars of empty text")
-try:
-    encode_chars("abc", ["a", "b"])
-    raise AssertionError("✗ encode_chars should raise a ValueError for 'c'")
-except ValueError as err:
-    expect("'c'" in str(err), True, name="the error names the missing character")
+# %% nbgrader={"grade": true, "grade_id": "ex-01-lm-windows-test", "locked": true, "points": 1, "schema_version": 3, "solution": false, "task": false}
+from course_lib.checks import forbid
+
+ids_10 = np.arange(100, 110)
+ref_x = torch.from_numpy(ids_10).unfold(0, 4, 3)[:, :3].numpy()     # windows of T + 1 = 4, stride 3
+ref_y = torch.from_numpy(ids_10).unfold(0, 4, 3)[:, 1:].numpy()
+with forbid("numpy.lib.stride_tricks.sliding_window_view", "torch.Tensor.unfold", "course_lib.text.random_batches",
+            what="the windows"):
+    got_x, got_y = lm_windows(ids_10, block_size=3, stride=3)
+    got_overlap = lm_windows(ids_10, block_size=8, stride=1)
+expect(got_x, ref_x, name="inputs of 100..109, T = 3, stride 3")
+expect(got_y, ref_y, name="targets of 100..109, T = 3, stride 3")
+expect(got_overlap[0].shape, (2, 8), name="T = 8, stride 1: two windows fit in 10 ids")
 ### BEGIN HIDDEN TESTS
-text_1000 = shakespeare[:1000]
-reference_ids = np.searchsorted(np.array(char_set), np.array(list(text_1000)))
-expect(encode_chars(text_1000, char_set), reference_ids.tolist(), name="encode_chars on Shakespeare")
+sh = np.array(vocab.encode(words[:5000]))
+big = torch.from_numpy(sh).unfold(0, 65, 64)
+with forbid("numpy.lib.stride_tricks.sliding_window_view", "torch.Tensor.unfold", "course_lib.text.random_batches",
+            what="the windows"):
+    hx, hy = lm_windows(sh, 64, 64)
+expect(hx, big[:, :-1].numpy(), name="Shakespeare, T = 64, stride 64: inputs")
+expect(hy, big[:, 1:].numpy(), name="Shakespeare, T = 64, stride 64: targets")
 ### END HIDDEN TESTS
 
 # %% [markdown]
-# ### Exercise 1.2: the embedding lookup, the slow way
+# ### Exercise 1.2: the gradient of an embedding lookup
 #
-# Complete `lookup_by_one_hot(W, ids)` **without** `one_hot` or indexing `W[ids]`: build the
-# $T \times V$ one-hot matrix yourself with `np.zeros`, then multiply by `W`.
+# In training, the loss $L$ sends back a gradient $G = \partial L / \partial E$ for the looked-up
+# rows $E = W[\text{ids}]$ (shape $T \times d$). Since $E = XW$ with the one-hot rows $X$, the
+# gradient for the whole matrix is $\partial L / \partial W = X^{\top} G$, a $V \times d$ matrix.
+# Work out what $X^\top G$ is row by row (what happens to a row of $W$ whose token is not in the
+# sentence? to a token that appears twice?), then complete `embedding_grad(ids, G, V)` without
+# building $X$.
 
-# %% nbgrader={"grade": false, "grade_id": "ex-01-one-hot-lookup", "locked": false, "schema_version": 3, "solution": true, "task": false}
-def lookup_by_one_hot(W: np.ndarray, ids: list[int]) -> np.ndarray:
-    """(V, d) matrix and T ids -> (T, d): one_hot(ids) @ W."""
+# %% nbgrader={"grade": false, "grade_id": "ex-01-embedding-grad", "locked": false, "schema_version": 3, "solution": true, "task": false}
+def embedding_grad(ids: np.ndarray, G: np.ndarray, V: int) -> np.ndarray:
+    """dL/dW (V, d) of the lookup E = W[ids], given G = dL/dE (T, d)."""
     ### BEGIN SOLUTION
-    X = np.zeros((len(ids), W.shape[0]), dtype=W.dtype)   # (T, V)
+    out = np.zeros((V, G.shape[1]), dtype=G.dtype)
     for t, i in enumerate(ids):
-        X[t, i] = 1
-    return X @ W                                          # (T, V) @ (V, d) -> (T, d)
+        out[i] += G[t]          # row i collects the gradient of every position that used token i
+    return out
     ### END SOLUTION
 
 
-# %% nbgrader={"grade": true, "grade_id": "ex-01-one-hot-lookup-test", "locked": true, "points": 1, "schema_version": 3, "solution": false, "task": false}
-W_small = np.arange(12.0).reshape(4, 3)
-expect(lookup_by_one_hot(W_small, [2, 0]).shape, (2, 3), name="lookup_by_one_hot shape")
-expect(lookup_by_one_hot(W_small, [2, 0]), np.array([[6.0, 7.0, 8.0], [0.0, 1.0, 2.0]]), name="lookup_by_one_hot values")
+# %% nbgrader={"grade": true, "grade_id": "ex-01-embedding-grad-test", "locked": true, "points": 1, "schema_version": 3, "solution": false, "task": false}
+from course_lib.checks import forbid
+
+toy_ids = np.array([2, 0, 2])
+toy_G = np.arange(6.0).reshape(3, 2)
+emb_toy = torch.nn.Embedding(4, 2)
+emb_toy(torch.from_numpy(toy_ids)).backward(torch.from_numpy(toy_G).float())   # autograd's answer
+ref_grad = emb_toy.weight.grad.double().numpy()
+with forbid("course_lib.text.one_hot", "torch.nn.functional.one_hot", "torch.nn.functional.embedding",
+            "torch.Tensor.backward", "torch.autograd.grad", what="the embedding gradient"):
+    got_grad = embedding_grad(toy_ids, toy_G, 4)
+expect(got_grad, ref_grad, name="ids [2, 0, 2]: row 2 adds two gradients, rows 1 and 3 get none")
 ### BEGIN HIDDEN TESTS
-expect(lookup_by_one_hot(W, sentence_ids.tolist()), embedding_lookup(W, sentence_ids), name="lookup_by_one_hot on Shakespeare")
+G_big = np.random.default_rng(5).standard_normal((len(sentence_ids), d))
+emb_big = torch.nn.Embedding(V, d)
+emb_big(torch.from_numpy(sentence_ids)).backward(torch.from_numpy(G_big).float())
+ref_big = emb_big.weight.grad.double().numpy()
+with forbid("course_lib.text.one_hot", "torch.nn.functional.one_hot", "torch.nn.functional.embedding",
+            "torch.Tensor.backward", "torch.autograd.grad", what="the embedding gradient"):
+    got_big = embedding_grad(sentence_ids, G_big, V)
+expect(got_big, ref_big, name="the Shakespeare sentence of section 5", rtol=1e-5, atol=1e-6)
 ### END HIDDEN TESTS
 
 # %% [markdown]
-# ### Exercise 1.3: the unknown-word rate
+# ### Exercise 1.3: Zipf's slope from the normal equations
 #
-# Complete `unknown_rate(vocab, tokens)`: the fraction of `tokens` that `vocab` encodes as its
-# unknown token (a number between 0 and 1; use `vocab.encode` and `vocab.unk_id`).
+# Section 3 fitted $\log f = a + b \log r$ with `np.polyfit`. Derive the least-squares line
+# yourself: minimise $\sum_n (y_n - a - b x_n)^2$ by setting both partial derivatives to zero, and
+# solve the two equations for $b$ and $a$ (the answer uses the means $\bar x$, $\bar y$). Complete
+# `fit_line(x, y)`, returning `(slope, intercept)`.
 
-# %% nbgrader={"grade": false, "grade_id": "ex-01-unknown-rate", "locked": false, "schema_version": 3, "solution": true, "task": false}
-def unknown_rate(vocab: Vocab, tokens: list[str]) -> float:
-    """Fraction of tokens mapped to ``vocab.unk_id``."""
+# %% nbgrader={"grade": false, "grade_id": "ex-01-zipf-fit", "locked": false, "schema_version": 3, "solution": true, "task": false}
+def fit_line(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
+    """Least-squares (slope b, intercept a) of y = a + b x."""
     ### BEGIN SOLUTION
-    ids = vocab.encode(tokens)
-    return sum(i == vocab.unk_id for i in ids) / len(ids)
+    x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    dx, dy = x - x.mean(), y - y.mean()
+    slope = (dx * dy).sum() / (dx * dx).sum()      # b = sum (x - x̄)(y - ȳ) / sum (x - x̄)^2
+    return float(slope), float(y.mean() - slope * x.mean())
     ### END SOLUTION
 
 
-# %% nbgrader={"grade": true, "grade_id": "ex-01-unknown-rate-test", "locked": true, "points": 1, "schema_version": 3, "solution": false, "task": false}
-toy = Vocab(["to", "be", "or", "not"])
-expect(unknown_rate(toy, ["to", "be", "that", "is"]), 0.5, name="unknown_rate on a toy vocabulary")
-expect(unknown_rate(toy, ["not", "to", "be"]), 0.0, name="no unknown words")
+# %% nbgrader={"grade": true, "grade_id": "ex-01-zipf-fit-test", "locked": true, "points": 1, "schema_version": 3, "solution": false, "task": false}
+from course_lib.checks import forbid
+
+line_x, line_y = np.array([0.0, 1.0, 2.0, 3.0]), np.array([1.0, 3.2, 4.8, 7.1])
+ref_line = np.polyfit(line_x, line_y, 1)
+shakespeare_freqs = np.sort(np.fromiter(counts.values(), dtype=float))[::-1][9:1000]    # ranks 10..1000
+log_r, log_f = np.log(np.arange(10, 10 + len(shakespeare_freqs))), np.log(shakespeare_freqs)
+with forbid("numpy.polyfit", "numpy.linalg.lstsq", "numpy.linalg.solve", "numpy.linalg.pinv",
+            "numpy.polynomial.polynomial.polyfit", "scipy.stats.linregress", what="the least-squares line"):
+    got_line = fit_line(line_x, line_y)
+    got_zipf = fit_line(log_r, log_f)
+expect(np.array(got_line), ref_line, name="a line through four points")
+expect(got_zipf[0], fits["Shakespeare"][0], name="Zipf slope of Shakespeare, as section 3 found")
 ### BEGIN HIDDEN TESTS
-known = set(Vocab(train_words, min_freq=2).itos)
-expect(unknown_rate(Vocab(train_words, min_freq=2), test_words),
-       sum(w not in known for w in test_words) / len(test_words), name="unknown_rate on held-out Shakespeare")
+wf = np.sort(np.fromiter(Counter(wiki_words).values(), dtype=float))[::-1][9:1000]
+with forbid("numpy.polyfit", "numpy.linalg.lstsq", "numpy.linalg.solve", "numpy.linalg.pinv",
+            "numpy.polynomial.polynomial.polyfit", "scipy.stats.linregress", what="the least-squares line"):
+    got_wiki = fit_line(np.log(np.arange(10, 10 + len(wf))), np.log(wf))
+expect(np.array(got_wiki), np.array(fits["Wikipedia"]), name="Zipf line of Wikipedia")
 ### END HIDDEN TESTS
 
 # %% [markdown]
@@ -610,15 +780,17 @@ expect(unknown_rate(Vocab(train_words, min_freq=2), test_words),
 # | one-hot vectors | `course_lib.text.one_hot` |
 # | embedding lookup = one-hot × W = `W[ids]` | `course_lib.text.embedding_lookup` (and `torch.nn.Embedding`) |
 # | cosine similarity | `course_lib.text.cosine_similarity` |
+# | next-token examples: shift by one, windows, `<eos>` between documents | `course_lib.text.random_batches` |
 # | the corpora | `course_lib.datasets.load_text`, `course_lib.datasets.load_sentences` |
 #
 # What to remember:
 #
-# * tokenization decides the vocabulary size and the sequence length; characters suit Chinese
-#   and tiny models, words leave unknown words behind;
+# * tokenization decides the vocabulary size and the sequence length; characters suit tiny
+#   models, words leave unknown words behind, byte-level BPE (chapter 09) has neither problem;
 # * word frequencies follow Zipf's law (slope near −1): a few words everywhere, most words rare;
 # * an embedding lookup is the product of one-hot **rows** with $W$, computed as row indexing,
 #   never "W times the ids";
-# * one-hot and random vectors carry no similarity; it has to be learned from context.
+# * one-hot and random vectors carry no similarity; it has to be learned from context;
+# * a language model's examples are the ids themselves: the target is the input shifted by one.
 #
 # Next: **02 · Word2Vec**, which learns the rows of $W$ from the contexts you just counted.
