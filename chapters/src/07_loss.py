@@ -21,12 +21,13 @@
 # * **softmax**, and why computing it naively overflows (shown), fixed by the **log-sum-exp** trick;
 # * **cross-entropy** as the negative log-likelihood of the text, and its link to **entropy** and **KL divergence**;
 # * its **gradient**, $\operatorname{softmax} - \text{one-hot}$, derived by hand and checked against autograd;
-# * **perplexity**, and the sanity check every training run should start with: loss $= \ln V$ at initialisation;
+# * **perplexity** and **bits per character**, why perplexities compare only under the same tokenizer, and the
+#   sanity check every training run should start with: loss $= \ln V$ at initialisation;
 # * **label smoothing** and **padding** with `ignore_index`, exactly as `torch.nn.functional.cross_entropy` does them.
 #
 # **Prerequisites:** chapters 01 (tokens and ids) and 04 (softmax appears in attention); PyTorch tensors and `.backward()`.
 #
-# **Time:** about 40 minutes; the notebook runs in a few seconds.
+# **Time:** about 45 minutes to read; the notebook runs in about 20 seconds (measured in full mode on two CPU cores: 19 s).
 
 # %%
 # Set-up. After `make lab` this does nothing. In Colab, or in a kernel that lacks the course, it
@@ -53,7 +54,7 @@ import torch.nn.functional as F
 
 import course_lib
 from course_lib import set_seed, pick
-from course_lib.checks import check, expect
+from course_lib.checks import check, expect, forbid
 from course_lib.datasets import load_text
 from course_lib import losses
 from course_lib.gpt import GPT, GPTConfig
@@ -119,6 +120,9 @@ print("P(u | q) =", round(p_after_q[stoi["u"]].item(), 4), "  sum =", round(p_af
 # logits in the hundreds or thousands, and the direct formula breaks:
 
 # %%
+print(f"e^89 = {math.exp(89):.3g}, largest float32 = {torch.finfo(torch.float32).max:.3g}")
+check(math.exp(89) > torch.finfo(torch.float32).max, True, name="e^89 overflows float32")
+check(math.exp(88) < torch.finfo(torch.float32).max, True, name="e^88 does not: 89 is the first integer that overflows")
 z = torch.tensor([1000.0, 999.0, 990.0])
 print("exp(z):", torch.exp(z))
 print("naive softmax:", naive_softmax(z))
@@ -156,6 +160,30 @@ check(losses.log_softmax(torch.tensor([1e4, 0.0, -1e4])), torch.log_softmax(torc
       name="course_lib log-softmax at +-1e4")
 
 # %% [markdown]
+# ### Temperature: one knob on the softmax
+#
+# Dividing the logits by a **temperature** $\tau$ before the softmax, $p = \operatorname{softmax}(z/\tau)$,
+# keeps the order of the scores but changes how peaked the distribution is: $\tau < 1$ sharpens it
+# (towards the argmax as $\tau \to 0$), $\tau > 1$ flattens it (towards uniform as $\tau \to \infty$).
+# Chapter 08 samples text this way. Here is the bigram model's distribution after `t`, the ten most likely characters:
+
+# %%
+row_t = bigram_logits[stoi["t"]]
+order = torch.argsort(row_t, descending=True)[:10]
+fig, ax = plt.subplots(figsize=(7, 2.8))
+width = 0.27
+for j, tau in enumerate((0.5, 1.0, 2.0)):
+    probs_tau = torch.softmax(row_t / tau, dim=-1)
+    ax.bar(torch.arange(10) + (j - 1) * width, probs_tau[order], width, label=f"τ = {tau}")
+    print(f"tau = {tau}: P('{chars[order[0]]}' | t) = {probs_tau[order[0]]:.3f}, "
+          f"entropy {-(probs_tau * probs_tau.log()).sum():.3f} nats")
+ax.set_xticks(range(10), [repr(chars[i])[1:-1] for i in order])
+ax.set_xlabel("next character after 't'"); ax.set_ylabel("probability")
+ax.set_title("softmax(z / τ): the same scores, three temperatures"); ax.legend()
+fig.tight_layout()
+plt.show()
+
+# %% [markdown]
 # ## 3. Cross-entropy is the negative log-likelihood
 #
 # A model assigns the held-out text $y_1, \dots, y_N$ the probability $\prod_t p(y_t \mid \text{context}_t)$.
@@ -181,6 +209,34 @@ check(bigram_loss, losses.cross_entropy(logits_val, y_val), name="NLL = course_l
 check(bigram_loss, F.cross_entropy(logits_val, y_val), name="NLL = torch cross_entropy")
 
 # %% [markdown]
+# ### Where the loss comes from
+#
+# The loss of one position is $-\ln p_{\text{target}}$: 0 when the model gave the right character
+# probability 1, $\ln 2 = 0.69$ at $p = 1/2$, 2.3 at $p = 0.1$, and without bound as $p \to 0$. A model is
+# punished most for being confidently wrong. The histogram shows the probabilities the bigram model
+# actually gave the held-out characters:
+
+# %%
+p_target = torch.exp(-nll)                                   # (N,) the probability of each actual next character
+ps = torch.linspace(0.005, 1, 200)
+fig, ax = plt.subplots(figsize=(7, 3))
+ax.plot(ps, -torch.log(ps), color="tab:red", label="loss $-\\ln p$")
+ax.set_xlabel("probability the model gave the target"); ax.set_ylabel("loss (nats)", color="tab:red")
+ax2 = ax.twinx()
+ax2.hist(p_target.numpy(), bins=50, range=(0, 1), color="tab:blue", alpha=0.4)
+ax2.set_ylabel("held-out positions", color="tab:blue")
+ax.set_title("loss against the probability of the target, and where the bigram model's targets fall")
+fig.tight_layout()
+plt.show()
+low = p_target < 0.1
+share = (nll[low].sum() / nll.sum()).item()
+print(f"{low.float().mean().item():.1%} of the held-out positions got p < 0.1 and carry {share:.1%} of the total loss")
+
+# %%
+check(round(low.float().mean().item(), 3), 0.533, name="53.3% of positions with p < 0.1")
+check(round(share, 3), 0.724, name="they carry 72.4% of the loss")
+
+# %% [markdown]
 # ### Entropy, cross-entropy and KL divergence
 #
 # For a true distribution $p$ and a model $q$ over the same $V$ outcomes:
@@ -194,7 +250,9 @@ check(bigram_loss, F.cross_entropy(logits_val, y_val), name="NLL = torch cross_e
 # $H(p, q)$ with $p$ the one-hot "distribution" of the actual next character.
 #
 # Measured on the characters following `t` in the held-out text (their frequencies are $p$) and the
-# bigram model's prediction after `t` (that is $q$):
+# bigram model's prediction after `t` (that is $q$). The KL divergence is computed twice: by the formula,
+# and by `torch.distributions`, an independent implementation; the mean loss over those positions,
+# computed by `cross_entropy` from the logits, is $H(p, q)$ itself.
 
 # %%
 after_t = y_val[x_val == stoi["t"]]
@@ -205,11 +263,12 @@ H_p = -(p[nz] * p[nz].log()).sum()
 H_pq = -(p[nz] * q[nz].log()).sum()
 KL = (p[nz] * (p[nz] / q[nz]).log()).sum()
 print(f"H(p) = {H_p:.4f}   H(p, q) = {H_pq:.4f}   KL(p || q) = {KL:.4f}")
-check(H_pq, H_p + KL, name="H(p, q) = H(p) + KL(p || q)")
-check(KL >= 0, True, name="KL is never negative")
-# and the mean loss over those positions is exactly H(p, q)
-check(losses.cross_entropy(bigram_logits[torch.full_like(after_t, stoi["t"])].double(), after_t), H_pq,
-      name="mean loss after 't' = cross-entropy H(p, q)")
+torch_kl = torch.distributions.kl_divergence(torch.distributions.Categorical(probs=p),
+                                             torch.distributions.Categorical(probs=q))
+check(KL, torch_kl, name="KL(p || q) = torch.distributions.kl_divergence")
+mean_loss_after_t = losses.cross_entropy(bigram_logits[torch.full_like(after_t, stoi["t"])].double(), after_t)
+check(mean_loss_after_t, H_pq, name="mean loss after 't' (from the logits) = cross-entropy H(p, q)")
+check(mean_loss_after_t - H_p, torch_kl, name="mean loss - entropy of the data = KL (torch)")
 
 # %% [markdown]
 # ## 4. The gradient: softmax minus one-hot
@@ -272,6 +331,70 @@ check(fd, my_ce_grad(z64, sample_targets), name="softmax - one-hot = finite diff
 print(f"ln V = ln {V} = {math.log(V):.4f}  (perplexity {V})")
 print(f"bigram model: loss {bigram_loss.item():.4f}, perplexity {losses.perplexity(bigram_loss.item()):.2f}")
 check(losses.cross_entropy(torch.zeros(5, V), y_val[:5]), torch.tensor(math.log(V)), name="uniform logits give ln V")
+check(round(bigram_loss.item(), 2), 2.52, name="the bigram model scores 2.52 nats per character")
+check(round(losses.perplexity(bigram_loss.item()), 1), 12.5, name="perplexity 12.5: about 12 equally likely characters")
+
+# %% [markdown]
+# ### Bits per character
+#
+# With $\log_2$ instead of $\ln$ the same loss is counted in **bits**: $\mathcal{L}_{\text{bits}} = \mathcal{L}/\ln 2$.
+# Per character, this is the length a compressor driven by the model (arithmetic coding) would need for each
+# character of the text, a unit that does not depend on the model's vocabulary. A uniform guess over our $V$
+# characters costs $\log_2 V$ bits; the bigram model needs far fewer:
+
+# %%
+bpc_uniform = math.log2(V)
+bpc_bigram = bigram_loss.item() / math.log(2)
+print(f"uniform guess: {bpc_uniform:.3f} bits per character;  bigram model: {bpc_bigram:.3f} bits per character")
+check(round(bpc_bigram, 2), 3.64, name="the bigram model needs 3.64 bits per character")
+
+# %% [markdown]
+# ### Perplexities compare only under the same tokenizer
+#
+# A perplexity is *per token*, so it depends on what a token is. Cut the same text into **pairs of characters**
+# (a vocabulary of $V^2$ possible tokens) and fit the simplest model, each pair's frequency in the training
+# text (plus one, so that no pair has probability 0). Compare it with the same kind of model over single characters
+# and with the bigram model:
+
+# %%
+def pair_tokens(ids):
+    ids = ids[: len(ids) // 2 * 2]
+    return ids[0::2] * V + ids[1::2]                          # token id of the pair (a, b) is a V + b
+
+
+def frequency_model(tokens, n_tokens):
+    counts = torch.bincount(tokens, minlength=n_tokens).double() + 1
+    return torch.log(counts / counts.sum())                   # (n_tokens,) log-probabilities
+
+
+char_logp = frequency_model(train_ids, V)
+pair_logp = frequency_model(pair_tokens(train_ids), V * V)
+val_pairs = pair_tokens(val_ids)
+rows = {                     # name -> (nats per token, characters per token)
+    "characters, frequency": (-char_logp[val_ids].mean().item(), 1),
+    "characters, bigram": (bigram_loss.item(), 1),
+    "pairs of characters, frequency": (-pair_logp[val_pairs].mean().item(), 2),
+}
+print(f"{'model':32} {'perplexity per token':>21} {'bits per character':>19}")
+for name, (nats, chars_per_token) in rows.items():
+    print(f"{name:32} {math.exp(nats):21.1f} {nats / chars_per_token / math.log(2):19.3f}")
+
+# %%
+ppl = {name: math.exp(nats) for name, (nats, _) in rows.items()}
+bpc = {name: nats / c / math.log(2) for name, (nats, c) in rows.items()}
+check(ppl["pairs of characters, frequency"] > 10 * ppl["characters, frequency"], True,
+      name="per token, the pair model looks more than 10x worse")
+check(bpc["pairs of characters, frequency"] < bpc["characters, frequency"], True,
+      name="per character, it is better than the character frequencies")
+check([round(v, 2) for v in bpc.values()], [4.74, 3.64, 4.2], name="bits per character 4.74, 3.64, 4.20")
+check([round(v, 1) for v in ppl.values()], [26.7, 12.5, 336.4], name="perplexities per token 26.7, 12.5, 336.4")
+
+# %% [markdown]
+# Per token, the pair model looks an order of magnitude worse (perplexity 336 against 27), yet per character it
+# needs 4.20 bits where single-character frequencies need 4.74: knowing the first character of a pair helps with
+# the second. Its tokens are simply bigger, so each one is harder to guess. **Perplexities of models with
+# different tokenizers cannot be compared**; convert both to bits (or nats) per character, or per byte, of the
+# same text. Chapter 09 compares a character model with a byte-pair model exactly this way.
 
 # %% [markdown]
 # **The sanity check every training run starts with.** A freshly initialised GPT has tiny random
@@ -388,78 +511,129 @@ except ValueError as e:
 # %% [markdown]
 # ## 9. Exercises
 #
-# ### Exercise 1: a stable log-sum-exp
+# Each test runs your function with the library and torch functions that would answer it switched off
+# (`forbid`): build it from the operations this chapter used (`exp`, `log`, `max`, `sum`, indexing, `where`...).
 #
-# Write `logsumexp(z)` returning $\log\sum_j e^{z_j}$ over the last axis (shape `(...,)`), without
-# overflow for scores of $\pm 10^4$. Hint: $\log\sum_j e^{z_j} = m + \log \sum_j e^{z_j - m}$.
+# ### Exercise 1: log-sum-exp over the allowed entries only
+#
+# Attention (chapter 04) and padded vocabularies need $\log \sum_{j \in A} e^{z_j}$ over a set $A$ of allowed
+# entries. Write `masked_logsumexp(z, allowed)`: `z` float (..., V), `allowed` bool of the same shape, result
+# (...). It must not overflow or underflow for scores of $\pm 10^4$, and a row with **no** allowed entry gives
+# $-\infty$ (the log of an empty sum), never `nan`. Careful: the maximum of an empty row is $-\infty$, and
+# $-\infty - (-\infty)$ is `nan`.
 
-# %% nbgrader={"grade": false, "grade_id": "ex-07-logsumexp", "locked": false, "schema_version": 3, "solution": true, "task": false}
-def logsumexp(z):
-    """log(sum(exp(z))) over the last axis, computed without overflow."""
+# %% nbgrader={"grade": false, "grade_id": "ex-07-masked-logsumexp", "locked": false, "schema_version": 3, "solution": true, "task": false}
+def masked_logsumexp(z, allowed):
+    """log(sum over allowed j of exp(z_j)) over the last axis; -inf for a row with nothing allowed."""
     ### BEGIN SOLUTION
-    m = z.max(dim=-1, keepdim=True).values
+    z = z.masked_fill(~allowed, float("-inf"))
+    m = z.max(dim=-1, keepdim=True).values                       # (..., 1), -inf for an empty row
+    m = torch.where(torch.isfinite(m), m, torch.zeros_like(m))   # shift by 0 there: exp(-inf) = 0, no nan
     return (m + torch.log(torch.exp(z - m).sum(dim=-1, keepdim=True))).squeeze(-1)
     ### END SOLUTION
 
 
-# %% nbgrader={"grade": true, "grade_id": "ex-07-logsumexp-test", "locked": true, "points": 1, "schema_version": 3, "solution": false, "task": false}
-expect(logsumexp(torch.tensor([0.0, 0.0])), torch.tensor(math.log(2)), name="log(e^0 + e^0) = ln 2")
-expect(logsumexp(torch.tensor([1e4, 1e4])), torch.tensor(1e4 + math.log(2)), name="no overflow at 1e4")
+# %% nbgrader={"grade": true, "grade_id": "ex-07-masked-logsumexp-test", "locked": true, "points": 1, "schema_version": 3, "solution": false, "task": false}
+_z = torch.tensor([[1e4, 1e4, 5.0], [-1e4, -1e4 - 1, 3.0], [1.0, 2.0, 3.0]])
+_allowed = torch.tensor([[True, True, False], [True, True, False], [False, False, False]])
+_ref = torch.logsumexp(_z.masked_fill(~_allowed, float("-inf")), dim=-1)     # reference first
+with forbid("torch.logsumexp", "torch.Tensor.logsumexp", "torch.special.logsumexp", "torch.softmax",
+            "torch.Tensor.softmax", "torch.log_softmax", "torch.Tensor.log_softmax", "torch.nn.functional.softmax",
+            "torch.nn.functional.log_softmax", "course_lib.losses.log_softmax", "course_lib.losses.softmax",
+            what="a masked log-sum-exp"):
+    _got = masked_logsumexp(_z, _allowed)
+expect(_got, _ref, name="1e4 + ln 2, -1e4 + ln(1 + 1/e), and -inf for the empty row")
 ### BEGIN HIDDEN TESTS
-expect(logsumexp(bigram_logits), torch.logsumexp(bigram_logits, dim=-1), name="bigram table rows")
-expect(logsumexp(torch.tensor([-1e4, -1e4 - 1])), torch.logsumexp(torch.tensor([-1e4, -1e4 - 1]), 0),
-       name="no underflow at -1e4")
+_allowed2 = bigram_logits > 3.0
+_ref2 = torch.logsumexp(bigram_logits.masked_fill(~_allowed2, float("-inf")), dim=-1)
+with forbid("torch.logsumexp", "torch.Tensor.logsumexp", "torch.special.logsumexp", "torch.softmax",
+            "torch.Tensor.softmax", "torch.log_softmax", "torch.Tensor.log_softmax", "torch.nn.functional.softmax",
+            "torch.nn.functional.log_softmax", "course_lib.losses.log_softmax", "course_lib.losses.softmax",
+            what="a masked log-sum-exp"):
+    _got2 = masked_logsumexp(bigram_logits, _allowed2)
+expect(_got2, _ref2, name="rows of the bigram table, scores above 3 only")
 ### END HIDDEN TESTS
 
 # %% [markdown]
-# ### Exercise 2: the gradient with padding
+# ### Exercise 2: the gradient of the smoothed loss, with padding
 #
-# Write `ce_grad(logits, targets, ignore_index=-100)`: the gradient of the **mean** cross-entropy
-# (over real targets only) with respect to `logits` (N, V). Ignored rows get a zero gradient, and
-# $N$ counts real targets only.
+# Section 4 derived the gradient without label smoothing. Derive it **with** smoothing $\varepsilon$ (section 6
+# gives the smoothed loss) and write `smoothed_ce_grad(logits, targets, eps, ignore_index=-100)`: the
+# gradient of the **mean** smoothed cross-entropy over the real (not ignored) targets with respect to
+# `logits` (N, V). Ignored rows get a zero gradient. The test compares it with autograd; autograd and the
+# library's gradient are switched off inside it.
 
-# %% nbgrader={"grade": false, "grade_id": "ex-07-ce-grad", "locked": false, "schema_version": 3, "solution": true, "task": false}
-def ce_grad(logits, targets, ignore_index=-100):
-    """d mean-CE / d logits for logits (N, V), targets (N,) with ignore_index rows skipped."""
+# %% nbgrader={"grade": false, "grade_id": "ex-07-smoothed-grad", "locked": false, "schema_version": 3, "solution": true, "task": false}
+def smoothed_ce_grad(logits, targets, eps, ignore_index=-100):
+    """d mean smoothed CE / d logits for logits (N, V), targets (N,) with ignore_index rows skipped."""
     ### BEGIN SOLUTION
+    N, V = logits.shape
     keep = targets != ignore_index                                   # (N,)
     safe = torch.where(keep, targets, torch.zeros_like(targets))
-    probs = torch.softmax(logits, dim=-1)
-    grad = probs - F.one_hot(safe, logits.shape[-1]).to(logits.dtype)
-    return grad * keep[:, None].to(logits.dtype) / keep.sum()
+    q = (1 - eps) * F.one_hot(safe, V).to(logits.dtype) + eps / V   # (N, V) the smoothed target
+    probs = torch.exp(my_log_softmax(logits))
+    return (probs - q) * keep[:, None].to(logits.dtype) / keep.sum()
     ### END SOLUTION
 
 
-# %% nbgrader={"grade": true, "grade_id": "ex-07-ce-grad-test", "locked": true, "points": 1, "schema_version": 3, "solution": false, "task": false}
-_z = logits_pad.reshape(-1, V).clone().requires_grad_(True)
-_y = y_pad.reshape(-1)
-F.cross_entropy(_z, _y).backward()
-expect(ce_grad(_z.detach(), _y), _z.grad, name="gradient with padding = autograd")
+# %% nbgrader={"grade": true, "grade_id": "ex-07-smoothed-grad-test", "locked": true, "points": 1, "schema_version": 3, "solution": false, "task": false}
+_zs = logits_pad.reshape(-1, V).clone().requires_grad_(True)
+_ys = y_pad.reshape(-1)
+F.cross_entropy(_zs, _ys, label_smoothing=0.1).backward()           # reference first: autograd
+_ref = _zs.grad.clone()
+_forbidden = ("course_lib.losses.cross_entropy_grad", "torch.Tensor.backward", "torch.autograd.backward",
+              "torch.autograd.grad", "torch.autograd.functional.vjp", "torch.autograd.functional.jacobian",
+              "torch.func.grad", "torch.func.vjp")
+with forbid(*_forbidden, what="the gradient of the smoothed loss"):
+    _got = smoothed_ce_grad(_zs.detach(), _ys, 0.1)
+expect(_got, _ref, name="smoothing 0.1 with padding = autograd")
 ### BEGIN HIDDEN TESTS
-expect(ce_grad(logits_val[:20], y_val[:20]), losses.cross_entropy_grad(logits_val[:20], y_val[:20]),
-       name="no padding = course_lib")
+_zh = logits_val[:50].double().clone().requires_grad_(True)
+F.cross_entropy(_zh, y_val[:50], label_smoothing=0.3).backward()
+_ref = _zh.grad.clone()
+with forbid(*_forbidden, what="the gradient of the smoothed loss"):
+    _got = smoothed_ce_grad(_zh.detach(), y_val[:50], 0.3)
+expect(_got, _ref, name="smoothing 0.3, no padding, float64", atol=1e-10)
 ### END HIDDEN TESTS
 
 # %% [markdown]
-# ### Exercise 3: perplexity of the bigram model on another play
+# ### Exercise 3: KL divergence between two models, from their logits
 #
-# Write `bigram_perplexity(ids)`: the perplexity of the bigram model (`bigram_logits`) on a 1-D
-# tensor of character ids (each character predicted from the one before it).
+# Write `kl_from_logits(p_logits, q_logits)`: $\mathrm{KL}(p\,\|\,q) = \sum_i p_i (\log p_i - \log q_i)$ over the
+# last axis, with $p = \operatorname{softmax}$(`p_logits`) and $q = \operatorname{softmax}$(`q_logits`), computed in
+# the log domain (your `my_log_softmax` is allowed). A logit of $-\infty$ in `p_logits` means $p_i = 0$, and
+# $0 \log 0 = 0$ by convention: such entries add nothing (and must not make `nan`).
 
-# %% nbgrader={"grade": false, "grade_id": "ex-07-perplexity", "locked": false, "schema_version": 3, "solution": true, "task": false}
-def bigram_perplexity(ids):
-    """exp(mean cross-entropy) of the bigram model on the stream ids."""
+# %% nbgrader={"grade": false, "grade_id": "ex-07-kl", "locked": false, "schema_version": 3, "solution": true, "task": false}
+def kl_from_logits(p_logits, q_logits):
+    """KL(softmax(p_logits) || softmax(q_logits)) over the last axis, shape (...)."""
     ### BEGIN SOLUTION
-    return math.exp(F.cross_entropy(bigram_logits[ids[:-1]], ids[1:]).item())
+    logp, logq = my_log_softmax(p_logits), my_log_softmax(q_logits)
+    p = torch.exp(logp)
+    terms = torch.where(p > 0, p * (logp - logq), torch.zeros_like(p))   # 0 log 0 = 0
+    return terms.sum(dim=-1)
     ### END SOLUTION
 
 
-# %% nbgrader={"grade": true, "grade_id": "ex-07-perplexity-test", "locked": true, "points": 1, "schema_version": 3, "solution": false, "task": false}
-expect(bigram_perplexity(val_ids), losses.perplexity(bigram_loss.item()), name="held-out perplexity")
+# %% nbgrader={"grade": true, "grade_id": "ex-07-kl-test", "locked": true, "points": 1, "schema_version": 3, "solution": false, "task": false}
+_Cat = torch.distributions.Categorical
+_pl, _ql = bigram_logits[:10], bigram_logits[10:20]
+_ref = torch.distributions.kl_divergence(_Cat(logits=_pl), _Cat(logits=_ql))       # reference first
+_forbidden = ("torch.nn.functional.kl_div", "torch.distributions.kl_divergence", "torch.distributions.kl.kl_divergence",
+              "torch.nn.KLDivLoss", "torch.nn.functional.cross_entropy", "course_lib.losses.cross_entropy")
+with forbid(*_forbidden, what="the KL divergence"):
+    _got = kl_from_logits(_pl, _ql)
+expect(_got, _ref, name="ten rows of the bigram table against ten others")
 ### BEGIN HIDDEN TESTS
-expect(bigram_perplexity(train_ids[:10_000]),
-       math.exp(losses.cross_entropy(bigram_logits[train_ids[:9_999]], train_ids[1:10_000]).item()),
-       name="perplexity on training text")
+_pz = bigram_logits[:5].clone()
+_pz[:, ::3] = float("-inf")                                       # p_i = 0 on every third character
+_ref = torch.distributions.kl_divergence(_Cat(logits=_pz), _Cat(logits=bigram_logits[5:10]))
+with forbid(*_forbidden, what="the KL divergence"):
+    _got = kl_from_logits(_pz, bigram_logits[5:10])
+expect(_got, _ref, name="zero probabilities in p add nothing")
+with forbid(*_forbidden, what="the KL divergence"):
+    _self = kl_from_logits(bigram_logits, bigram_logits)
+expect(_self, torch.zeros(V), name="KL(p || p) = 0", atol=1e-6)
 ### END HIDDEN TESTS
 
 # %% [markdown]
@@ -471,10 +645,11 @@ expect(bigram_perplexity(train_ids[:10_000]),
 # | cross-entropy = NLL | $-\frac1N\sum_t \log p(y_t)$, with `ignore_index`, label smoothing, 3 reductions | `course_lib.losses.cross_entropy` |
 # | its gradient | $(\operatorname{softmax}(z) - q)/N$ | `course_lib.losses.cross_entropy_grad` |
 # | smoothed target | $(1-\varepsilon)\,\text{onehot} + \varepsilon/V$ | `course_lib.losses.smoothed_targets` |
-# | perplexity | $e^{\mathcal{L}}$; $V$ for a uniform guess | `course_lib.losses.perplexity` |
+# | perplexity | $e^{\mathcal{L}}$; $V$ for a uniform guess; compare only under one tokenizer | `course_lib.losses.perplexity` |
+# | bits per character | $\mathcal{L}/\ln 2$ per character: comparable across tokenizers | (one division) |
 #
 # `tests/test_losses.py` proves all of them equal to `torch.nn.functional.cross_entropy` (every
 # reduction, `ignore_index`, label smoothing) and to autograd, and stable at logits of $\pm 10^4$.
 #
-# The bigram model scores about 2.5 nats per character on held-out Shakespeare. In chapter 08 a tiny
-# GPT, trained with exactly this loss, sees 64 or more characters of context and gets well below 2.
+# The bigram model scores 2.52 nats (3.64 bits) per character on held-out Shakespeare. In chapter 08 a tiny
+# GPT, trained with exactly this loss, sees up to 128 characters of context and gets well below 2 nats.
