@@ -3,6 +3,7 @@
     out = generate(model, prompt, 200, temperature=0.8, top_k=20, seed=0)      # (B, T) -> (B, T + 200)
     out = generate(model, prompt, 200, temperature=0, stop_tokens=[eos_id])    # greedy, stops at eos
     nxt = sample_next(logits[:, -1], temperature=0.8, top_p=0.9)                # (B, V) -> (B, 1)
+    kept = filter_logits(logits[:, -1], top_k=10)                               # the rest set to -inf
 
 ``generate`` needs only this of ``model`` (the GPT of chapter 08, the Llama-style models of
 chapter 13 and anything else built the same way):
@@ -27,7 +28,7 @@ import torch.nn as nn
 
 from ._validate import token_ids
 
-__all__ = ["KVCache", "generate", "sample_next"]
+__all__ = ["KVCache", "generate", "sample_next", "filter_logits"]
 
 
 # ----------------------------------------------------------------------------- the KV-cache
@@ -68,21 +69,18 @@ class KVCache:
 
 # ----------------------------------------------------------------------------- choosing the next token
 
-def sample_next(logits: torch.Tensor, *, temperature: float = 1.0, top_k: int | None = None,
-                top_p: float | None = None, generator: torch.Generator | None = None) -> torch.Tensor:
-    """Pick the next token from the logits of the last position: (B, V) -> (B, 1) ids.
+def filter_logits(logits: torch.Tensor, *, top_k: int | None = None, top_p: float | None = None) -> torch.Tensor:
+    """Set to -inf every logit that top-k and/or top-p (nucleus) filtering drops: (B, V) -> (B, V).
 
-    p = softmax(logits / temperature); top_k keeps the k largest; top_p ("nucleus") keeps the most
-    likely tokens until their probability sums to at least top_p; then sample from what is left.
-    ``temperature=0`` is greedy (the argmax). ``generator`` must live on the logits' device.
+    top_k keeps the k largest logits of each row (ties with the k-th are kept too); top_p keeps the
+    most likely tokens, in order, while the probability of the ones before them is below top_p, so
+    the kept set is the smallest whose probability reaches top_p. softmax then gives the dropped
+    tokens probability 0.
     """
-    if not isinstance(logits, torch.Tensor) or logits.ndim != 2:
-        raise ValueError(f"sample_next expected logits of shape (B, V), got "
-                         f"{tuple(logits.shape) if isinstance(logits, torch.Tensor) else type(logits).__name__}")
-    _check_sampling(temperature, top_k, top_p, logits.shape[-1])
-    if temperature == 0:
-        return logits.argmax(dim=-1, keepdim=True)                          # (B, 1) greedy
-    logits = logits.float() / temperature                                   # (B, V)
+    if not isinstance(logits, torch.Tensor) or logits.ndim != 2 or not logits.is_floating_point():
+        raise ValueError(f"filter_logits expected float logits of shape (B, V), got "
+                         f"{_shape(logits)}{'' if not isinstance(logits, torch.Tensor) else ' ' + str(logits.dtype)}")
+    _check_sampling(1.0, top_k, top_p, logits.shape[-1])
     if top_k is not None:
         kth = torch.topk(logits, top_k, dim=-1).values[:, -1:]              # (B, 1) the k-th largest
         logits = logits.masked_fill(logits < kth, float("-inf"))
@@ -93,6 +91,22 @@ def sample_next(logits: torch.Tensor, *, temperature: float = 1.0, top_k: int | 
         drop_sorted = before >= top_p                      # keep a token while the ones before it fall short
         drop = drop_sorted.scatter(-1, order, drop_sorted)  # back to vocabulary order
         logits = logits.masked_fill(drop, float("-inf"))
+    return logits
+
+
+def sample_next(logits: torch.Tensor, *, temperature: float = 1.0, top_k: int | None = None,
+                top_p: float | None = None, generator: torch.Generator | None = None) -> torch.Tensor:
+    """Pick the next token from the logits of the last position: (B, V) -> (B, 1) ids.
+
+    p = softmax(filter_logits(logits / temperature, top_k, top_p)), then one draw per row.
+    ``temperature=0`` is greedy (the argmax). ``generator`` must live on the logits' device.
+    """
+    if not isinstance(logits, torch.Tensor) or logits.ndim != 2:
+        raise ValueError(f"sample_next expected logits of shape (B, V), got {_shape(logits)}")
+    _check_sampling(temperature, top_k, top_p, logits.shape[-1])
+    if temperature == 0:
+        return logits.argmax(dim=-1, keepdim=True)                          # (B, 1) greedy
+    logits = filter_logits(logits.float() / temperature, top_k=top_k, top_p=top_p)   # (B, V)
     probs = torch.softmax(logits, dim=-1)                                   # (B, V)
     return torch.multinomial(probs, num_samples=1, generator=generator)     # (B, 1)
 

@@ -29,10 +29,10 @@ import torch.nn.functional as F
 
 from ._validate import class_ids, token_ids
 from .attention import scaled_dot_product_attention
-from .generation import KVCache, generate, sample_next
+from .generation import KVCache, filter_logits, generate, sample_next
 
 __all__ = ["GPTConfig", "GPT", "GPT2_CONFIGS", "count_parameters", "KVCache", "to_hf", "from_hf",
-           "sample_next", "generate"]
+           "sample_next", "filter_logits", "generate"]
 
 
 # ----------------------------------------------------------------------------- configuration

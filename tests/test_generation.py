@@ -163,3 +163,21 @@ def test_bad_input_gets_clear_value_errors():
 def test_sample_next_is_exported_from_gpt_too():
     from course_lib import gpt
     assert gpt.sample_next is sample_next and gpt.KVCache is KVCache and gpt.generate is generation.generate
+
+
+def test_filter_logits_against_transformers_warpers():
+    """The filters that sample_next applies, equal to transformers' TopK/TopP logits warpers."""
+    from _needs import needs_module
+    generation_utils = needs_module("transformers").generation
+    logits = torch.randn(6, 40, generator=torch.Generator().manual_seed(0)) * 3
+    for k in (1, 5, 40):
+        theirs = generation_utils.TopKLogitsWarper(top_k=k)(None, logits.clone())
+        assert torch.equal(torch.isinf(generation.filter_logits(logits, top_k=k)), torch.isinf(theirs)), k
+    for p in (0.1, 0.5, 0.9, 0.99):
+        theirs = generation_utils.TopPLogitsWarper(top_p=p)(None, logits.clone())
+        ours = generation.filter_logits(logits, top_p=p)
+        assert torch.equal(torch.isinf(ours), torch.isinf(theirs)), p
+        kept = torch.where(torch.isinf(ours), 0.0, torch.softmax(logits, -1)).sum(-1)
+        assert bool((kept >= p).all())                          # the kept set reaches p...
+    with pytest.raises(ValueError, match=r"float logits of shape \(B, V\)"):
+        generation.filter_logits(torch.zeros(5), top_k=2)
