@@ -199,12 +199,24 @@ def test_credit_with_every_part_failed_raises_so_a_stub_still_fails():
         _credit_cell(False, False).total()
 
 
-def test_credit_parts_must_add_up_to_the_cells_points():
+def test_credit_parts_worth_less_than_the_cell_are_the_hidden_ones(capsys):
     credit = Credit(3)
-    with credit.part("only part", 1):
+    with credit.part("visible part", 1):
         pass
-    with pytest.raises(ValueError, match="add up to 1 points"):
+    assert credit.total() == 1  # the student version: the hidden parts are gone
+    assert "hidden tests check the other 2 when the notebook is graded" in capsys.readouterr().out
+
+
+def test_credit_parts_worth_more_than_the_cell_or_no_part_are_refused():
+    credit = Credit(1)
+    with credit.part("a", 1):
+        pass
+    with credit.part("b", 1):
+        pass
+    with pytest.raises(ValueError, match="worth 2 points; they must add up to the cell's 1"):
         credit.total()
+    with pytest.raises(ValueError, match="worth 0 points"):
+        Credit(1).total()
 
 
 @pytest.mark.parametrize("bad", [0, -1, "3", True, None])

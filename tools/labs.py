@@ -137,6 +137,7 @@ def exercises(nb: NotebookNode) -> list[dict]:
 
 
 _CREDIT = re.compile(r"\bCredit\(\s*(?:points\s*=\s*)?([0-9.]+)?")
+_PART = re.compile(r"""\.part\(\s*(?:"[^"]*"|'[^']*')\s*,\s*(?:points\s*=\s*)?([0-9.]+)\s*\)""")
 _TOTAL = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*\.total\(\)\s*(#.*)?$")
 
 
@@ -157,6 +158,11 @@ def _check_credit(source: str, points: float, gid: str) -> None:
     if m.group(1) is not None and float(m.group(1)) != points:
         raise ValueError(f"test cell {gid!r}: Credit({m.group(1)}) splits {float(m.group(1)):g} points but "
                          f"the cell's nbgrader metadata gives it {points:g}")
+    split = sum(float(p) for p in _PART.findall(source))
+    # the instructor's cell (with its hidden parts) must add up; a student version may hold less
+    if split > points or (BEGIN_HIDDEN in source and split and split != points):
+        raise ValueError(f"test cell {gid!r}: its credit.part(...) points add up to {split:g}, "
+                         f"not to the cell's {points:g}")
 
 
 def _replace_regions(source: str, begin: str, end: str, stub: Sequence[str] | None, where: str) -> str:
