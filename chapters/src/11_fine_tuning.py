@@ -358,7 +358,9 @@ if not fast_mode():
 #
 # * **(a) pre-trained, fully fine-tuned**: every weight moves, learning rate $5 \cdot 10^{-4}$;
 # * **(b) from scratch**: the same network with random weights, same recipe, learning rate $10^{-3}$;
-# * **(c) linear probe**: the pre-trained network frozen, only the head learns ($10^{-2}$);
+# * **(c) linear probe**: the pre-trained network frozen, only the head learns ($10^{-2}$). Our
+#   pre-training has no next-sentence task, so the pooler is still random and nothing trained the
+#   [CLS] state to summarise the review: the probe shows what MLM alone put there;
 # * **(d) LoRA** on the query and value projections, $r = 8$, $\alpha = 16$, plus the head ($3 \cdot 10^{-3}$);
 # * **GPT**, pre-trained, fully fine-tuned with the last-token head ($5 \cdot 10^{-4}$).
 
