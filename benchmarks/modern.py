@@ -5,8 +5,9 @@
 
 1. Equal time. Chapter 08's GPT (course_lib.gpt.GPT: LayerNorm, learned positions, tanh-GELU MLP, 4 heads)
    and course_lib.llama.Llama with the same depth, width and heads (RMSNorm, RoPE, SwiGLU, 2 KV heads, tied
-   embeddings like the GPT). A few timed steps tell how many steps fit in --seconds for each; then the two
-   take turns, one step each on the same batch, so a machine shared with other work slows both alike.
+   embeddings like the GPT). The two take turns, one step each on the same batch, so a machine shared with
+   other work slows both alike; each trains until its own steps have taken --seconds, and its learning rate
+   follows warm-up + cosine in *time*: the schedule at the fraction of its budget already spent.
    Reported: tokens/s while training and the held-out loss at the end (the same 65,536 validation characters).
 2. Speed against transformers: our Llama and LlamaForCausalLM built from the same config with our weights
    (to_hf), one training step each on the same batch, alternating; the ratio of tokens/s.
@@ -27,7 +28,7 @@ import torch.nn.functional as F
 from course_lib import pick_device
 from course_lib.datasets import load_text
 from course_lib.gpt import GPT, GPTConfig
-from course_lib.llama import Llama, LlamaConfig, count_parameters, to_hf
+from course_lib.llama import Llama, LlamaConfig, to_hf
 from course_lib.text import random_batches
 from course_lib.training import TrainConfig, lr_at, make_optimizer
 
@@ -49,11 +50,17 @@ def sync(device: torch.device) -> None:
 class Run:
     """One model, its optimizer and schedule, and the seconds its steps took."""
 
-    def __init__(self, model, loss_fn, cfg: TrainConfig) -> None:
-        self.model, self.loss_fn, self.cfg = model, loss_fn, cfg
+    def __init__(self, model, loss_fn, cfg: TrainConfig, budget: float | None = None) -> None:
+        self.model, self.loss_fn, self.cfg, self.budget = model, loss_fn, cfg, budget
         self.opt = make_optimizer(model, cfg)
         self.sched = torch.optim.lr_scheduler.LambdaLR(self.opt, lambda s: lr_at(s, cfg) / cfg.lr)
         self.seconds, self.steps, self.last = 0.0, 0, float("nan")
+
+    def set_lr_by_time(self) -> None:
+        """The schedule of cfg.max_iters virtual steps, read at the fraction of the time budget spent."""
+        virtual = min(self.cfg.max_iters, int(self.cfg.max_iters * self.seconds / self.budget))
+        for group in self.opt.param_groups:
+            group["lr"] = lr_at(virtual, self.cfg)
 
     def step(self, x, y, device, timed: bool = True) -> None:
         sync(device)
@@ -62,8 +69,11 @@ class Run:
         self.opt.zero_grad(set_to_none=True)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(self.model.parameters(), self.cfg.grad_clip)
+        if self.budget is not None:
+            self.set_lr_by_time()
         self.opt.step()
-        self.sched.step()
+        if self.budget is None:
+            self.sched.step()
         sync(device)
         if timed:
             self.seconds += time.perf_counter() - t0
@@ -82,17 +92,6 @@ def heldout_loss(model, val_data, T: int, device, n_tokens: int = 65_536, batch:
         total += F.cross_entropy(logits.flatten(0, 1), y[i:i + batch].to(device).flatten(), reduction="sum").item()
     model.train()
     return total / x.numel()
-
-
-def seconds_per_step(make, loss_of, data, T, B, device, cfg, steps=8) -> float:
-    torch.manual_seed(0)
-    model = make()
-    run = Run(model, lambda x, y: loss_of(model, x, y), cfg)
-    g = torch.Generator().manual_seed(0)
-    for i in range(steps + 2):
-        x, y = random_batches(data, T, B, generator=g)
-        run.step(x.to(device), y.to(device), device, timed=i >= 2)
-    return run.seconds / steps
 
 
 def main(argv=None) -> int:
@@ -116,27 +115,21 @@ def main(argv=None) -> int:
           f"SwiGLU width {llama_config.hidden_dim}\n", flush=True)
 
     # ---- part 1: equal time
-    base = TrainConfig(max_iters=1000, batch_size=B, lr=3e-3, min_lr=3e-4, warmup_iters=50, grad_clip=1.0)
-    per_step = {name: min(seconds_per_step(make, loss_of, train_data, T, B, device, base) for _ in range(2))
-                for name, make in makers.items()}
+    cfg = TrainConfig(max_iters=1000, batch_size=B, lr=3e-3, min_lr=3e-4, warmup_iters=50, grad_clip=1.0)
     runs = {}
     for name, make in makers.items():
-        steps = max(20, int(args.seconds / per_step[name]))
-        cfg = TrainConfig(max_iters=steps, batch_size=B, lr=3e-3, min_lr=3e-4, warmup_iters=max(1, steps // 20),
-                          grad_clip=1.0)
         torch.manual_seed(0)
         model = make()
-        runs[name] = Run(model, lambda x, y, m=model: loss_of(m, x, y), cfg)
-        print(f"{name:46} {count_parameters(llama_config) if isinstance(model, Llama) else model.num_parameters():>9,} "
-              f"parameters, {per_step[name] * 1e3:6.1f} ms/step -> {steps} steps", flush=True)
+        runs[name] = Run(model, lambda x, y, m=model: loss_of(m, x, y), cfg, budget=args.seconds)
+        print(f"{name:46} {sum(p.numel() for p in model.parameters()):>9,} parameters", flush=True)
     g = torch.Generator().manual_seed(0)
     it = 0
-    while any(r.steps < r.cfg.max_iters for r in runs.values()):
+    while any(r.seconds < args.seconds for r in runs.values()):
         x, y = random_batches(train_data, T, B, generator=g)
         x, y = x.to(device), y.to(device)
         order = list(runs.items()) if it % 2 == 0 else list(reversed(runs.items()))
         for name, r in order:
-            if r.steps < r.cfg.max_iters:
+            if r.seconds < args.seconds:
                 r.step(x, y, device)
         it += 1
     print(f"\n{'model':46} {'steps':>6} {'seconds':>8} {'tokens/s':>9} {'held-out loss':>14}")
