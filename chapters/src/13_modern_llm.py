@@ -39,9 +39,10 @@
 #
 # **Prerequisites:** chapters 04-08.
 #
-# **Time:** about an hour to read. The full run is planned at under 10 minutes on two CPU cores, seven of
-# them the ladder (15 runs of 28 s); the outputs committed so far come from a `COURSE_FAST=1` run, in which tiny
-# models train for half a second each, and the measured full-mode time replaces this sentence with them.
+# **Time:** about an hour to read. In full mode the notebook trains 15 small models (5 rungs x 3 seeds, each
+# for the time of 180 GPT-2 steps). The one full run so far, with an earlier way of timing the rungs, took
+# 14 minutes on two CPU cores that other jobs were using too; the outputs shown here come from a
+# `COURSE_FAST=1` run (tiny models, a fraction of a second each), until a full run replaces them.
 
 # %%
 # Set-up. After `make lab` this does nothing. In Colab, or in a kernel that lacks the course, it
