@@ -13,7 +13,7 @@
 2. Peak memory. Plain attention (the full (T, T) score matrix) against ``chunked_attention``
    (online softmax over key chunks), with torch's fused ``scaled_dot_product_attention`` for
    reference, at T = 1k, 2k, 4k, 8k under ``torch.no_grad()``.
-   Method: ``course_lib.attention.peak_memory`` resets the kernel's resident-memory high-water
+   Method: ``course_lib.profiling.peak_memory`` resets the kernel's resident-memory high-water
    mark (``/proc/self/clear_refs``), runs the call and reads ``VmHWM`` back; glibc is told to
    return every block of 128 KiB or more to the system at once, and torch's CPU allocator
    does not cache, so the difference is what the call really held at its peak. The analytic
@@ -31,8 +31,8 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from course_lib.attention import (MultiHeadAttention, chunked_attention, peak_memory,  # noqa: E402
-                                  scaled_dot_product_attention)
+from course_lib.attention import MultiHeadAttention, chunked_attention, scaled_dot_product_attention  # noqa: E402
+from course_lib.profiling import peak_memory  # noqa: E402
 
 
 def time_mha(B: int, T: int, d_model: int, n_heads: int, need_weights: bool, repeat: int) -> tuple[float, float]:

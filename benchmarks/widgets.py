@@ -44,7 +44,7 @@ def causal_weights(L: int, H: int, T: int, seed: int = 0) -> np.ndarray:
 def ours(make, weights: np.ndarray, tokens: list[str]) -> tuple[float, int]:
     with contextlib.redirect_stdout(io.StringIO()):           # the capping note would clutter the table
         t0 = time.perf_counter()
-        view = make(weights, tokens)
+        view = make(weights, tokens, layer_names=[f"layer {i}" for i in range(len(weights))])
         seconds = time.perf_counter() - t0
     size = sum(len(page.value.encode()) for layer in view.stack.children for page in layer.children)
     ipywidgets.Widget.close_all()                             # free the widget registry between runs
@@ -53,7 +53,7 @@ def ours(make, weights: np.ndarray, tokens: list[str]) -> tuple[float, int]:
 
 def peer(kind: str, weights: np.ndarray, tokens: list[str]) -> tuple[float, int]:
     """One PNG per (layer, head) and per layer mean, with the same matplotlib drawing code."""
-    w = W.as_attention_array(weights)[:, :, :64, :64]          # (L, H, Tq, Tk), capped like ours
+    w = W.as_attention_array(weights, layers=True)[:, :, :64, :64]          # (L, H, Tq, Tk), capped like ours
     toks = tokens[:64]
     t0 = time.perf_counter()
     size = 0

@@ -37,8 +37,20 @@ def log_softmax(x: torch.Tensor, dim: int = -1) -> torch.Tensor:
 
 
 def softmax(x: torch.Tensor, dim: int = -1) -> torch.Tensor:
-    """softmax(x)_i = exp(x_i) / sum_j exp(x_j) = exp(log_softmax(x)_i)."""
-    return torch.exp(log_softmax(x, dim=dim))
+    """softmax(x)_i = exp(x_i - m) / sum_j exp(x_j - m), m = max_j x_j  (= exp(log_softmax(x)_i)).
+
+    The course's one softmax (``course_lib.attention`` uses this one). Subtracting the maximum
+    cancels mathematically but keeps every exp() in (0, 1]: scores of 1000 give no inf/inf = nan.
+    A row that is entirely -inf (nothing allowed) gives nan, as ``torch.softmax`` does.
+    """
+    x = _require_float_tensor(x, "x", "softmax")
+    if not -x.ndim <= dim < x.ndim:
+        raise ValueError(f"softmax expected dim in [{-x.ndim}, {x.ndim}) for a tensor of shape "
+                         f"{tuple(x.shape)}, got {dim}")
+    m = x.amax(dim=dim, keepdim=True).detach()               # a constant shift: no gradient flows through it
+    m = torch.where(torch.isfinite(m), m, torch.zeros_like(m))
+    e = torch.exp(x - m)                                      # every entry in [0, 1]
+    return e / e.sum(dim=dim, keepdim=True)
 
 
 def smoothed_targets(targets: torch.Tensor, num_classes: int, label_smoothing: float = 0.0,

@@ -8,7 +8,8 @@
     Encoder / Decoder                          # stacks of layers
     Transformer(TransformerConfig(...))        # embeddings + encoder + decoder + output layer,
                                                # with greedy_decode()
-    NumberWords                                # a toy task: "407" -> "four hundred seven"
+
+The toy task chapter 06 trains on ("407" -> "four hundred seven") is ``course_lib.tasks.NumberWords``.
 
 Masks follow ``course_lib.attention``: a boolean attention mask is True where attention is
 ALLOWED; ``*_key_padding_mask`` arguments are True at PADDING positions (torch's convention).
@@ -16,35 +17,20 @@ ALLOWED; ``*_key_padding_mask`` arguments are True at PADDING positions (torch's
 from __future__ import annotations
 
 import math
-import random
 from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .attention import MultiHeadAttention, causal_mask
+from . import _validate
+from .attention import MultiHeadAttention
 
 __all__ = ["sinusoidal_positions", "SinusoidalPositionalEncoding", "LearnedPositionalEncoding", "LayerNorm",
            "FeedForward", "EncoderLayer", "DecoderLayer", "Encoder", "Decoder", "TransformerConfig",
-           "Transformer", "number_to_words", "NumberWords"]
+           "Transformer"]
 
 ACTIVATIONS = ("relu", "gelu")
-
-
-def _positive_int(value: object, name: str, fn: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{fn} expected a positive integer {name}, got {value!r}")
-    return value
-
-
-def _check_features(x: object, d_model: int, fn: str, name: str = "x") -> torch.Tensor:
-    if not isinstance(x, torch.Tensor) or not x.is_floating_point():
-        got = f"dtype {x.dtype}" if isinstance(x, torch.Tensor) else type(x).__name__
-        raise ValueError(f"{fn} expected {name} to be a floating-point tensor, got {got}")
-    if x.ndim != 3 or x.shape[-1] != d_model:
-        raise ValueError(f"{fn} expected {name} of shape (B, T, {d_model}), got {tuple(x.shape)}")
-    return x
 
 
 # ----------------------------------------------------------------------------- positions
@@ -55,8 +41,8 @@ def sinusoidal_positions(T: int, d_model: int) -> torch.Tensor:
     Each pair of columns is a clock ticking at its own speed: fast ones tell nearby
     positions apart, slow ones far ones. Returns (T, d_model) float32.
     """
-    _positive_int(T, "T", "sinusoidal_positions")
-    _positive_int(d_model, "d_model", "sinusoidal_positions")
+    _validate.positive_int(T, "T", "sinusoidal_positions")
+    _validate.positive_int(d_model, "d_model", "sinusoidal_positions")
     if d_model % 2:
         raise ValueError(f"sinusoidal_positions expected an even d_model (sin/cos pairs), got {d_model}")
     pos = torch.arange(T, dtype=torch.float64)[:, None]                        # (T, 1)
@@ -107,7 +93,7 @@ class LayerNorm(nn.Module):
 
     def __init__(self, d_model: int, eps: float = 1e-5, *, bias: bool = True) -> None:
         super().__init__()
-        self.d_model, self.eps = _positive_int(d_model, "d_model", "LayerNorm"), eps
+        self.d_model, self.eps = _validate.positive_int(d_model, "d_model", "LayerNorm"), eps
         self.weight = nn.Parameter(torch.ones(d_model))                      # gamma
         self.bias = nn.Parameter(torch.zeros(d_model)) if bias else None     # beta
 
@@ -274,7 +260,7 @@ class Encoder(nn.Module):
 
     def __init__(self, n_layers: int, d_model: int, n_heads: int, d_ff: int, **layer_kwargs) -> None:
         super().__init__()
-        _positive_int(n_layers, "n_layers", "Encoder")
+        _validate.positive_int(n_layers, "n_layers", "Encoder")
         self.layers = nn.ModuleList(EncoderLayer(d_model, n_heads, d_ff, **layer_kwargs) for _ in range(n_layers))
         self.norm = LayerNorm(d_model) if layer_kwargs.get("norm_first", False) else nn.Identity()
 
@@ -290,7 +276,7 @@ class Decoder(nn.Module):
 
     def __init__(self, n_layers: int, d_model: int, n_heads: int, d_ff: int, **layer_kwargs) -> None:
         super().__init__()
-        _positive_int(n_layers, "n_layers", "Decoder")
+        _validate.positive_int(n_layers, "n_layers", "Decoder")
         self.layers = nn.ModuleList(DecoderLayer(d_model, n_heads, d_ff, **layer_kwargs) for _ in range(n_layers))
         self.norm = LayerNorm(d_model) if layer_kwargs.get("norm_first", False) else nn.Identity()
 
@@ -399,85 +385,12 @@ class Transformer(nn.Module):
         return out
 
 
-# ----------------------------------------------------------------------------- a toy task: numbers to words
+# ----------------------------------------------------------------------------- checking the inputs
 
-_ONES = ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten", "eleven",
-         "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen", "nineteen"]
-_TENS = ["", "", "twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety"]
-
-
-def _below_thousand(n: int) -> list[str]:
-    words = []
-    if n >= 100:
-        words += [_ONES[n // 100], "hundred"]
-        n %= 100
-    if n >= 20:
-        words.append(_TENS[n // 10])
-        n %= 10
-        if n:
-            words.append(_ONES[n])
-    elif n or not words:
-        words.append(_ONES[n])
-    return words
-
-
-def number_to_words(n: int) -> list[str]:
-    """407 -> ['four', 'hundred', 'seven'];  12019 -> ['twelve', 'thousand', 'nineteen'] (0 <= n < 10**6)."""
-    if isinstance(n, bool) or not isinstance(n, int) or not 0 <= n < 10**6:
-        raise ValueError(f"number_to_words expected an integer in [0, 1000000), got {n!r}")
-    if n < 1000:
-        return _below_thousand(n)
-    thousands, rest = divmod(n, 1000)
-    return _below_thousand(thousands) + ["thousand"] + (_below_thousand(rest) if rest else [])
-
-
-class NumberWords:
-    """Digit strings to English words, a seq2seq task generated on the fly: "407" -> "four hundred seven".
-
-    Source vocabulary: <pad> and the ten digits. Target vocabulary: <pad>, <bos>, <eos> and
-    the 30 words. ``split(n_train, n_test, seed)`` draws distinct numbers, so test numbers
-    are never seen in training.
-    """
-
-    PAD, BOS, EOS = 0, 1, 2
-
-    def __init__(self, max_value: int = 10**6) -> None:
-        if not 10 <= max_value <= 10**6:
-            raise ValueError(f"NumberWords expected max_value in [10, 1000000], got {max_value}")
-        self.max_value = max_value
-        self.src_itos = ["<pad>"] + list("0123456789")
-        self.tgt_itos = ["<pad>", "<bos>", "<eos>"] + _ONES + _TENS[2:] + ["hundred", "thousand"]
-        self.src_stoi = {s: i for i, s in enumerate(self.src_itos)}
-        self.tgt_stoi = {s: i for i, s in enumerate(self.tgt_itos)}
-        self.src_len = len(str(max_value - 1))
-        sevens = [int("7" * d) for d in range(1, self.src_len + 1)]    # the wordiest numbers
-        self.tgt_len = 2 + max(len(number_to_words(n)) for n in sevens + [max_value - 1] if n < max_value)
-
-    def encode_src(self, numbers: list[int]) -> torch.Tensor:
-        """(B,) numbers -> (B, src_len) digit ids, padded on the right."""
-        rows = [[self.src_stoi[c] for c in str(n)] for n in numbers]
-        return torch.tensor([r + [self.PAD] * (self.src_len - len(r)) for r in rows], dtype=torch.long)
-
-    def encode_tgt(self, numbers: list[int]) -> torch.Tensor:
-        """(B,) numbers -> (B, tgt_len) word ids: <bos> words <eos> <pad>..."""
-        rows = [[self.BOS] + [self.tgt_stoi[w] for w in number_to_words(n)] + [self.EOS] for n in numbers]
-        width = max(self.tgt_len, max(len(r) for r in rows))
-        return torch.tensor([r + [self.PAD] * (width - len(r)) for r in rows], dtype=torch.long)
-
-    def decode_tgt(self, ids: torch.Tensor | list[int]) -> str:
-        """Word ids -> "four hundred seven" (stops at <eos>, skips <bos> and <pad>)."""
-        words = []
-        for i in (ids.tolist() if isinstance(ids, torch.Tensor) else ids):
-            if i == self.EOS:
-                break
-            if i not in (self.BOS, self.PAD):
-                words.append(self.tgt_itos[i])
-        return " ".join(words)
-
-    def split(self, n_train: int, n_test: int, seed: int = 0) -> tuple[list[int], list[int]]:
-        """Two disjoint lists of distinct random numbers in [0, max_value)."""
-        if n_train + n_test > self.max_value:
-            raise ValueError(f"NumberWords.split expected n_train + n_test <= {self.max_value}, "
-                             f"got {n_train} + {n_test}")
-        numbers = random.Random(seed).sample(range(self.max_value), n_train + n_test)
-        return numbers[:n_train], numbers[n_train:]
+def _check_features(x: object, d_model: int, fn: str, name: str = "x") -> torch.Tensor:
+    if not isinstance(x, torch.Tensor) or not x.is_floating_point():
+        got = f"dtype {x.dtype}" if isinstance(x, torch.Tensor) else type(x).__name__
+        raise ValueError(f"{fn} expected {name} to be a floating-point tensor, got {got}")
+    if x.ndim != 3 or x.shape[-1] != d_model:
+        raise ValueError(f"{fn} expected {name} of shape (B, T, {d_model}), got {tuple(x.shape)}")
+    return x

@@ -1,10 +1,17 @@
 """Attention views: a token-by-token heatmap and a bertviz-style head view (chapters 04-06, 08).
 
     from course_lib.widgets import attention_view, head_view, plot_attention
-    attention_view(weights, tokens)            # weights (Tq, Tk), (H, Tq, Tk) or (L, H, Tq, Tk)
+    attention_view(weights, tokens)            # weights (Tq, Tk) or (H, Tq, Tk): one layer
+    attention_view(stack, tokens, layer_names=["layer 1", "layer 2"])   # (L, H, Tq, Tk): layers, said so
     head_view(weights, tokens)                 # lines from each query token to the keys it reads
     plot_attention(weights, tokens, head="mean")   # a plain matplotlib Figure
     view.save("attention.png")                 # the current layer/head as .png or .svg
+
+Four axes are ambiguous: ``MultiHeadAttention`` returns (B, H, Tq, Tk) for a batch, a stack of
+layers is (L, H, Tq, Tk), and the shape cannot tell them apart. So 4-D weights are accepted
+only with the layers named (``layer_names=`` for the views, ``layer=`` for the plots); a batch
+goes in one item at a time, ``weights[b]``. Five axes (L, B, H, Tq, Tk), as
+``Decoder.cross_weights()`` and ``GPT.attention_maps()`` return them, go in as ``weights[:, b]``.
 
 How the widgets work, and why they work everywhere
 ---------------------------------------------------
@@ -50,6 +57,8 @@ from typing import Any, Literal
 import ipywidgets as widgets
 import numpy as np
 
+from ._validate import to_numpy
+
 __all__ = ["attention_view", "head_view", "plot_attention", "plot_head_view", "AttentionWidget",
            "as_attention_array"]
 
@@ -67,20 +76,13 @@ MEAN_COLOUR = "#333333"
 # input checking: every learner mistake becomes one sentence
 # --------------------------------------------------------------------------------------------
 
-def _to_numpy(weights: Any) -> np.ndarray:
-    if hasattr(weights, "detach") and type(weights).__module__.startswith("torch"):
-        t = weights.detach().cpu()
-        if t.is_floating_point():
-            t = t.double()
-        return t.numpy()
-    return np.asarray(weights)
-
-
-def as_attention_array(weights: Any, *, atol: float | None = None) -> np.ndarray:
+def as_attention_array(weights: Any, *, layers: bool = False, atol: float | None = None) -> np.ndarray:
     """Check attention weights and return them as a float64 array of shape (L, H, Tq, Tk).
 
-    Accepted: numpy arrays or torch tensors of shape (Tq, Tk), (H, Tq, Tk) or (L, H, Tq, Tk),
-    finite, non-negative, each row a probability distribution: sum_k w[q, k] = 1 within
+    Accepted: numpy arrays or torch tensors of shape (Tq, Tk), (H, Tq, Tk), or (L, H, Tq, Tk)
+    with ``layers=True`` (four axes may just as well be a batch (B, H, Tq, Tk): the caller must
+    say that the first one is layers), finite, non-negative, each row a probability
+    distribution: sum_k w[q, k] = 1 within
     ``atol`` (default 1e-3, or 2e-2 for float16/bfloat16 inputs, whose rounding is coarse).
     A row of zeros (a query that was fully masked) is accepted and drawn blank.
     """
@@ -88,7 +90,7 @@ def as_attention_array(weights: Any, *, atol: float | None = None) -> np.ndarray
         half = str(getattr(weights, "dtype", "")) in ("torch.float16", "torch.bfloat16", "float16")
         atol = 2e-2 if half else 1e-3
     try:
-        w = _to_numpy(weights)
+        w = to_numpy(weights)
     except Exception as exc:  # e.g. a ragged list
         raise ValueError(f"attention weights should be an array or tensor, got {type(weights).__name__} "
                          f"that numpy cannot read ({exc})") from None
@@ -97,9 +99,17 @@ def as_attention_array(weights: Any, *, atol: float | None = None) -> np.ndarray
         raise ValueError(f"attention weights should be real numbers, got dtype {w.dtype}")
     shape = w.shape
     if w.ndim not in (2, 3, 4):
-        hint = " (index the batch dimension away first, e.g. weights[0])" if w.ndim == 5 else ""
+        hint = (" (index the batch dimension away first: weights[:, b] for the (L, B, H, Tq, Tk) maps of "
+                "Decoder.cross_weights() or GPT.attention_maps())" if w.ndim == 5 else "")
         raise ValueError(f"attention weights should have shape (Tq, Tk), (H, Tq, Tk) or (L, H, Tq, Tk), "
                          f"got {w.ndim} dimensions with shape {shape}{hint}")
+    if w.ndim == 4 and not layers:
+        raise ValueError(
+            f"attention weights of shape {shape} have four axes, and the shape cannot tell a batch from "
+            f"layers: MultiHeadAttention and scaled_dot_product_attention return (B, H, Tq, Tk) for a batch, "
+            f"a stack of layers is (L, H, Tq, Tk). For batch item b pass weights[b] (H, Tq, Tk); for "
+            f"layers, say so: layer_names=[...] (one name per layer) in attention_view/head_view, "
+            f"layer=... in plot_attention/plot_head_view")
     if 0 in shape:
         raise ValueError(f"attention weights should not be empty, got shape {shape}")
     w = w.astype(np.float64).reshape((1,) * (4 - w.ndim) + shape)  # (L, H, Tq, Tk)
@@ -141,12 +151,15 @@ class _Prepared:
     weights: np.ndarray          # (L, H, Tq, Tk), capped
     tokens: list[str]            # Tk key tokens
     query_tokens: list[str]      # Tq query tokens
-    layer_names: list[str]
+    layer_names: list[str]       # "" when the input had no layer axis
     note: str | None             # what was left out, or None
+    has_heads: bool = True       # False for one (Tq, Tk) map: no head to name
 
 
-def _prepare(weights: Any, tokens: Any, query_tokens: Any, layer_names: Any, max_tokens: int) -> _Prepared:
-    w = as_attention_array(weights)
+def _prepare(weights: Any, tokens: Any, query_tokens: Any, layer_names: Any, max_tokens: int,
+             *, layers: bool = False) -> _Prepared:
+    w = as_attention_array(weights, layers=layers or layer_names is not None)
+    in_ndim = len(weights.shape) if hasattr(weights, "shape") else np.ndim(weights)
     L, H, Tq, Tk = w.shape
     if isinstance(max_tokens, bool) or not isinstance(max_tokens, (int, np.integer)) or max_tokens < 1:
         raise ValueError(f"max_tokens should be a positive integer, got {max_tokens!r}")
@@ -159,7 +172,7 @@ def _prepare(weights: Any, tokens: Any, query_tokens: Any, layer_names: Any, max
     else:
         queries = _check_tokens(query_tokens, Tq, "query_tokens", "queries (Tq, second-to-last axis)")
     if layer_names is None:
-        names = [f"layer {i}" for i in range(L)]
+        names = [f"layer {i}" for i in range(L)] if in_ndim == 4 else [""]   # no layer axis: no layer label
     else:
         names = _check_tokens(layer_names, L, "layer_names", "layers (L, first axis of (L, H, Tq, Tk))")
     note = None
@@ -170,7 +183,7 @@ def _prepare(weights: Any, tokens: Any, query_tokens: Any, layer_names: Any, max
         note = (f"Note: showing {' and '.join(p for p in parts if p)} (max_tokens={max_tokens})"
                 + ("; the rows are cut, so they no longer sum to 1." if Tk > max_tokens else "."))
         keys, queries = keys[:max_tokens], queries[:max_tokens]
-    return _Prepared(w, keys, queries, names, note)
+    return _Prepared(w, keys, queries, names, note, has_heads=in_ndim >= 3)
 
 
 def _head_weights(w: np.ndarray, layer: int, head: int | str) -> np.ndarray:
@@ -377,31 +390,37 @@ def _new_figure(width: float, height: float, *, pyplot: bool):
     return Figure(figsize=(width, height), dpi=80, layout="constrained")
 
 
-def _view_title(layer_names: list[str], layer: int, head: int | str) -> str:
-    return f"{layer_names[layer]}, " + ("mean of heads" if head == MEAN else f"head {head}")
+def _view_title(layer_names: list[str], layer: int, head: int | str, has_heads: bool = True) -> str:
+    """'layer 1, head 0' for a stack of layers, 'head 0' for one layer, 'attention weights' for one map."""
+    parts = [layer_names[layer]] if layer_names[layer] else []
+    if has_heads:
+        parts.append("mean of heads" if head == MEAN else f"head {head}")
+    return ", ".join(parts) or "attention weights"
 
 
 def _head_colour(head: int | str) -> str:
     return MEAN_COLOUR if head == MEAN else HEAD_COLOURS[int(head) % len(HEAD_COLOURS)]
 
 
-def plot_attention(weights: Any, tokens: Any, query_tokens: Any = None, *, layer: int = 0,
+def plot_attention(weights: Any, tokens: Any, query_tokens: Any = None, *, layer: int | None = None,
                    head: int | str = 0, ax: Any = None, max_tokens: int = 64):
     """Draw one attention map as a matplotlib heatmap and return the Figure.
 
-    weights: (Tq, Tk), (H, Tq, Tk) or (L, H, Tq, Tk); rows are query tokens, columns key
-    tokens, and cell (q, k) is how much query q reads key k (softmax over k, rows sum to 1).
+    weights: (Tq, Tk), (H, Tq, Tk), or (L, H, Tq, Tk) with ``layer`` given (which says that the
+    first axis is layers, not a batch); rows are query tokens, columns key tokens, and cell
+    (q, k) is how much query q reads key k (softmax over k, rows sum to 1).
     head may be 'mean' for the average over heads. Give ``ax`` to draw into your own axes;
     otherwise a new pyplot figure is made (shown by plt.show() or at the end of the cell, so
     write ``fig = plot_attention(...)`` rather than ending the cell with the call: that would
     show it twice).
     """
-    p = _prepare(weights, tokens, query_tokens, None, max_tokens)
+    p = _prepare(weights, tokens, query_tokens, None, max_tokens, layers=layer is not None)
+    layer = 0 if layer is None else layer
     w = _head_weights(p.weights, layer, head)                  # (Tq, Tk)
     if p.note:
         print(p.note)
     return _draw_heatmap(w, p.tokens, p.query_tokens, ax=ax, pyplot=True,
-                         title=_view_title(p.layer_names, layer, head))
+                         title=_view_title(p.layer_names, layer, head, p.has_heads))
 
 
 def _draw_heatmap(w: np.ndarray, keys: list[str], queries: list[str], *, ax: Any = None,
@@ -423,16 +442,17 @@ def _draw_heatmap(w: np.ndarray, keys: list[str], queries: list[str], *, ax: Any
     return fig
 
 
-def plot_head_view(weights: Any, tokens: Any, query_tokens: Any = None, *, layer: int = 0,
+def plot_head_view(weights: Any, tokens: Any, query_tokens: Any = None, *, layer: int | None = None,
                    head: int | str = 0, ax: Any = None, max_tokens: int = 64):
     """Draw the head view (query tokens left, key tokens right, line opacity = weight) and
     return the Figure; the same lines as the widget's (see MIN_LINE_WEIGHT)."""
-    p = _prepare(weights, tokens, query_tokens, None, max_tokens)
+    p = _prepare(weights, tokens, query_tokens, None, max_tokens, layers=layer is not None)
+    layer = 0 if layer is None else layer
     w = _head_weights(p.weights, layer, head)                  # (Tq, Tk)
     if p.note:
         print(p.note)
     return _draw_lines(w, p.tokens, p.query_tokens, colour=_head_colour(head), ax=ax, pyplot=True,
-                       title=_view_title(p.layer_names, layer, head))
+                       title=_view_title(p.layer_names, layer, head, p.has_heads))
 
 
 def _draw_lines(w: np.ndarray, keys: list[str], queries: list[str], *, colour: str, ax: Any = None,
@@ -484,9 +504,10 @@ class AttentionWidget(widgets.VBox):
         self.weights = prepared.weights                        # (L, H, Tq, Tk)
         self.tokens, self.query_tokens = prepared.tokens, prepared.query_tokens
         self.layer_names, self.note, self.kind, self.title = prepared.layer_names, prepared.note, kind, title
+        self.has_heads = prepared.has_heads
         L, H = self.weights.shape[:2]
         head_options = [(f"head {h}", h) for h in range(H)] + [("mean of heads", H)]
-        self.layer_select = widgets.Dropdown(options=[(n, i) for i, n in enumerate(self.layer_names)],
+        self.layer_select = widgets.Dropdown(options=[(n or "one layer", i) for i, n in enumerate(self.layer_names)],
                                              value=0, description="layer", layout=widgets.Layout(width="220px"),
                                              disabled=L == 1)
         self.head_select = widgets.Dropdown(options=head_options, value=0, description="head",
@@ -520,7 +541,7 @@ class AttentionWidget(widgets.VBox):
     def svg(self, layer: int, head: int | str) -> str:
         """The pre-rendered SVG for one layer and head (or 'mean')."""
         w = _head_weights(self.weights, layer, head)           # (Tq, Tk)
-        caption = _view_title(self.layer_names, layer, head)
+        caption = _view_title(self.layer_names, layer, head, self.has_heads)
         if self.kind == "heatmap":
             return heatmap_svg(w, self.tokens, self.query_tokens, caption=caption)
         return lines_svg(w, self.tokens, self.query_tokens, colour=_head_colour(head), caption=caption)
@@ -531,7 +552,7 @@ class AttentionWidget(widgets.VBox):
         layer = cur_layer if layer is None else layer
         head = cur_head if head is None else head
         w = _head_weights(self.weights, layer, head)
-        title = _view_title(self.layer_names, layer, head)
+        title = _view_title(self.layer_names, layer, head, self.has_heads)
         if self.title:
             title = f"{self.title}\n{title}"
         if self.kind == "heatmap":
@@ -564,8 +585,9 @@ def attention_view(weights: Any, tokens: Any, query_tokens: Any = None, *, layer
                    title: str | None = None, max_tokens: int = 64) -> AttentionWidget:
     """An interactive token-by-token heatmap of attention weights.
 
-    weights: (Tq, Tk), (H, Tq, Tk) or (L, H, Tq, Tk), numpy or torch (index a batch away
-    first). Row q shows how query token q spreads its attention over the keys:
+    weights: (Tq, Tk), (H, Tq, Tk), or (L, H, Tq, Tk) with ``layer_names`` (one per layer: four
+    axes could be a batch, so the layers must be named), numpy or torch; a batch goes in one item
+    at a time (``weights[b]``). Row q shows how query token q spreads its attention over the keys:
     w[q, k] = softmax_k(q . k / sqrt(d_k)), so every row sums to 1. tokens are the Tk key
     tokens; query_tokens the Tq query tokens (default: tokens, i.e. self-attention).
     Pick a layer and a head (or the mean of heads); hover a query token to highlight its row.

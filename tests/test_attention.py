@@ -7,8 +7,9 @@ import torch.nn.functional as F
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from course_lib.attention import (MultiHeadAttention, causal_mask, chunked_attention, padding_mask, peak_memory,
+from course_lib.attention import (MultiHeadAttention, causal_mask, chunked_attention, padding_mask,
                                   scaled_dot_product_attention, softmax)
+from course_lib.profiling import peak_memory
 
 TOL = {torch.float64: dict(rtol=1e-10, atol=1e-10), torch.float32: dict(rtol=1e-5, atol=1e-5)}
 
@@ -45,8 +46,8 @@ def test_masks():
 
 
 @pytest.mark.parametrize("bad, msg", [
-    (lambda: causal_mask(0), "positive integer"),
-    (lambda: causal_mask(2.0), "positive integer"),
+    (lambda: causal_mask(0), "integer >= 1"),
+    (lambda: causal_mask(2.0), "integer >= 1"),
     (lambda: padding_mask(torch.tensor([1, 5]), 4), r"lengths in \[0, 4\]"),
     (lambda: padding_mask(torch.tensor([[1]]), 4), "1-D"),
     (lambda: padding_mask(torch.tensor([1.0]), 4), "integer"),
@@ -144,6 +145,95 @@ def test_sdpa_shape_errors(make, msg):
 def test_sdpa_mask_errors(mask, msg):
     with pytest.raises(ValueError, match=msg):
         scaled_dot_product_attention(*_qkv(), mask)
+
+
+# ----------------------------------------------------------------------------- mask mistakes that used to pass silently
+
+def test_float_zero_one_mask_is_refused_with_the_two_conventions():
+    q, k, v = _qkv(lead=(2,), Tq=5, Tk=5)
+    zero_one = torch.tril(torch.ones(5, 5, dtype=torch.float64))            # meant as "may attend"
+    with pytest.raises(ValueError, match=r"only 0s and 1s.*ADDED to the scores.*\.bool\(\)"):
+        scaled_dot_product_attention(q, k, v, zero_one)
+    with pytest.raises(ValueError, match=r"attn_mask.*only 0s and 1s"):
+        MultiHeadAttention(4, 2).double()(torch.randn(2, 5, 4, dtype=torch.float64), attn_mask=zero_one)
+    # what the message suggests works, and equals the boolean and the additive spelling
+    ref = F.scaled_dot_product_attention(q, k, v, is_causal=True)
+    torch.testing.assert_close(scaled_dot_product_attention(q, k, v, zero_one.bool())[0], ref)
+    additive = torch.zeros(5, 5, dtype=torch.float64).masked_fill(zero_one == 0, float("-inf"))
+    torch.testing.assert_close(scaled_dot_product_attention(q, k, v, additive)[0], ref)
+    # an additive mask of zeros (nothing forbidden) and a real bias stay accepted
+    scaled_dot_product_attention(q, k, v, torch.zeros(5, 5, dtype=torch.float64))
+    scaled_dot_product_attention(q, k, v, torch.full((5, 5), 0.5, dtype=torch.float64))
+
+
+@pytest.mark.parametrize("need_weights", [True, False])
+def test_a_query_with_no_allowed_key_raises_naming_the_row(need_weights):
+    q, k, v = _qkv(lead=(2,), Tq=4, Tk=6)
+    mask = torch.ones(2, 4, 6, dtype=torch.bool)
+    mask[1, 2] = False                                                     # batch 1, query 2 sees nothing
+    with pytest.raises(ValueError, match=r"every key is forbidden for query 2 at leading index \(1\).*NaN"):
+        scaled_dot_product_attention(q, k, v, mask, need_weights=need_weights)
+    additive = torch.zeros(4, 6, dtype=torch.float64)
+    additive[3] = float("-inf")
+    with pytest.raises(ValueError, match=r"every key is forbidden for query 3"):
+        scaled_dot_product_attention(q, k, v, additive, need_weights=need_weights)
+    # torch answers silently here: softmax gives NaN, the fused kernel a row of zeros
+    scores = (q @ k.transpose(-2, -1)).masked_fill(~mask, float("-inf"))
+    assert torch.isnan(torch.softmax(scores, -1)[1, 2]).all()
+    assert (F.scaled_dot_product_attention(q, k, v, attn_mask=mask)[1, 2] == 0).all()
+
+
+def test_padding_mask_in_the_key_padding_slot_is_caught():
+    """padding_mask() is True at REAL tokens; key_padding_mask wants True at PADDING. The longest
+    sentence of a batch is all real, so the mix-up forbids every key of that sentence."""
+    q, k, v = _qkv(lead=(3, 2), Tq=5, Tk=5)
+    real = padding_mask(torch.tensor([5, 3, 2]), 5)                       # (B, Tk) True = real
+    with pytest.raises(ValueError, match=r"every key is forbidden.*key_padding_mask=~padding_mask"):
+        scaled_dot_product_attention(q, k, v, key_padding_mask=real)
+    mha = MultiHeadAttention(4, 2)
+    with pytest.raises(ValueError, match=r"MultiHeadAttention: every key is forbidden.*True = PADDING"):
+        mha(torch.randn(3, 5, 4), key_padding_mask=real)
+    # the right spelling equals torch with the same mask
+    out, w = scaled_dot_product_attention(q, k, v, key_padding_mask=~real)
+    torch.testing.assert_close(out, F.scaled_dot_product_attention(q, k, v, attn_mask=real[:, None, None, :]))
+    assert (w[1, :, :, 3:] == 0).all()
+    # torch's nn.MultiheadAttention convention for attn_mask (True = forbidden) is caught the same way
+    with pytest.raises(ValueError, match="torch.nn.MultiheadAttention's attn_mask is the opposite"):
+        mha(torch.randn(2, 5, 4), attn_mask=~causal_mask(5))
+
+
+def test_a_two_d_mask_that_could_be_key_padding_is_refused():
+    B = T = 4
+    q, k, v = _qkv(lead=(B,), Tq=T, Tk=T)
+    pad = padding_mask(torch.tensor([4, 3, 2, 2]), T)                     # (B, Tk), B == Tq
+    with pytest.raises(ValueError, match=r"B = 4 equals the number of queries Tq = 4.*key_padding_mask"):
+        scaled_dot_product_attention(q, k, v, pad)
+    with pytest.raises(ValueError, match="could be a"):
+        MultiHeadAttention(4, 2)(torch.randn(B, T, 4), attn_mask=pad)
+    # both readings, spelled out, are accepted and differ
+    as_keys, _ = scaled_dot_product_attention(q, k, v, key_padding_mask=~pad)
+    as_queries, _ = scaled_dot_product_attention(q, k, v, pad[None])
+    torch.testing.assert_close(as_keys, F.scaled_dot_product_attention(q, k, v, attn_mask=pad[:, None, :]))
+    assert not torch.allclose(as_keys, as_queries)
+    # the causal pattern (square, and the KV-cache form) is taken as what it is
+    scaled_dot_product_attention(q, k, v, causal_mask(T))
+    k2, v2 = _qkv(lead=(B,), Tq=T, Tk=T + 3)[1:]
+    kv_cache = torch.ones(T, T + 3, dtype=torch.bool).tril(diagonal=3)
+    torch.testing.assert_close(scaled_dot_product_attention(q, k2, v2, kv_cache)[0],
+                               F.scaled_dot_product_attention(q, k2, v2, attn_mask=kv_cache))
+    # with B != Tq a (B, Tk) mask cannot pass for (Tq, Tk), and the error points to key_padding_mask
+    with pytest.raises(ValueError, match="goes in key_padding_mask"):
+        scaled_dot_product_attention(*_qkv(lead=(3,), Tq=4, Tk=4), padding_mask(torch.tensor([4, 3, 2]), 4))
+
+
+def test_key_padding_mask_shape_and_dtype_errors():
+    q, k, v = _qkv(lead=(2, 3), Tq=5, Tk=7)
+    with pytest.raises(ValueError, match=r"key_padding_mask as a bool tensor of shape \(B, Tk\) = \(2, 7\)"):
+        scaled_dot_product_attention(q, k, v, key_padding_mask=torch.zeros(2, 5, dtype=torch.bool))
+    with pytest.raises(ValueError, match="True = padding"):
+        scaled_dot_product_attention(q, k, v, key_padding_mask=torch.zeros(2, 7))
+    with pytest.raises(ValueError, match="batch dim"):
+        scaled_dot_product_attention(q[0, 0], k[0, 0], v[0, 0], key_padding_mask=torch.zeros(1, 7, dtype=torch.bool))
 
 
 @settings(max_examples=25, deadline=None)

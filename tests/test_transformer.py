@@ -8,9 +8,10 @@ import torch
 import torch.nn.functional as F
 
 from course_lib.attention import causal_mask, padding_mask
+from course_lib.tasks import NumberWords, number_to_words
 from course_lib.transformer import (Decoder, DecoderLayer, Encoder, EncoderLayer, FeedForward, LayerNorm,
-                                    LearnedPositionalEncoding, NumberWords, SinusoidalPositionalEncoding,
-                                    Transformer, TransformerConfig, number_to_words, sinusoidal_positions)
+                                    LearnedPositionalEncoding, SinusoidalPositionalEncoding,
+                                    Transformer, TransformerConfig, sinusoidal_positions)
 
 TOL64 = dict(rtol=1e-10, atol=1e-10)
 D, H, FF = 16, 4, 24
@@ -211,17 +212,32 @@ def test_number_to_words(n, words):
     assert " ".join(number_to_words(n)) == words
 
 
+def test_number_words_split_gives_every_digit_length_its_share():
+    task = NumberWords()
+    train, test = task.split(24_000, 1_200, seed=1)
+    assert not set(train) & set(test) and len(set(train)) == len(train) and len(set(test)) == len(test)
+    count = lambda numbers, d: sum(len(str(n)) == d for n in numbers)
+    # what exists of the short lengths: a third to test, the rest to train
+    assert [count(test, d) for d in (1, 2, 3)] == [3, 30, 200]
+    assert [count(train, d) for d in (1, 2, 3)] == [7, 60, 700]
+    # the long ones get their full, equal share (uniform over values, 6 digits would take 90 %)
+    assert [count(test, d) for d in (4, 5, 6)] == [200] * 3
+    assert [count(train, d) for d in (4, 5, 6)] == [4000] * 3
+    assert task.split(24_000, 1_200, seed=1) == (train, test)          # deterministic
+    assert task.split(24_000, 1_200, seed=2) != (train, test)
+
+
 def test_number_words_task():
     task = NumberWords()
-    train, test = task.split(500, 100, seed=1)
-    assert len(set(train) | set(test)) == 600
     src, tgt = task.encode_src([407, 5]), task.encode_tgt([407, 5])
     assert src.shape == (2, 6) and tgt.shape == (2, task.tgt_len) and task.tgt_len == 11
     small = NumberWords(2000)                              # tgt_len is the wordiest number + BOS + EOS
     assert small.tgt_len == 2 + max(len(number_to_words(n)) for n in range(2000))
     assert task.decode_tgt(tgt[0]) == "four hundred seven" and task.decode_tgt(tgt[1]) == "five"
     assert src[1].tolist() == [task.src_stoi["5"]] + [0] * 5
-    with pytest.raises(ValueError, match="n_train"):
-        NumberWords(100).split(90, 20)
+    with pytest.raises(ValueError, match="n_train and n_test >= 3"):
+        NumberWords(1000).split(2, 20)
+    with pytest.raises(ValueError, match="n_test"):
+        NumberWords(1000).split(20, 0)
     with pytest.raises(ValueError, match="integer in"):
         number_to_words(10**6)

@@ -58,12 +58,13 @@ def test_shapes_and_array_kinds_accepted(shape, L, H, kind):
         w = torch.tensor(w, dtype=torch.float32)
     elif kind == "torch64":
         w = torch.tensor(w, dtype=torch.float64, requires_grad=True)  # .detach() must be handled
-    view = attention_view(w, TOKENS)
+    four = {"layer_names": [f"layer {i}" for i in range(L)]} if len(shape) == 4 else {}
+    view = attention_view(w, TOKENS, **four)
     assert view.weights.shape == (L, H, 6, 6)
     assert len(view.stack.children) == L                    # one inner Stack per layer
     assert [len(p) for p in inner_pages(view)] == [H + 1] * L   # every head + the mean
     assert all(isinstance(p, widgets.HTML) for pages in inner_pages(view) for p in pages)
-    hv = head_view(w, TOKENS)
+    hv = head_view(w, TOKENS, **four)
     assert [len(p) for p in inner_pages(hv)] == [H + 1] * L
 
 
@@ -89,7 +90,7 @@ def test_cross_attention_needs_and_uses_query_tokens():
 
 def test_only_core_widget_models_are_used():
     """The static book can only render core ipywidgets models (no custom JS modules)."""
-    view = attention_view(random_weights(2, 2, 6, 6), TOKENS)
+    view = attention_view(random_weights(2, 2, 6, 6), TOKENS, layer_names=["a", "b"])
     state = widgets.Widget.get_manager_state(widgets=None)["state"]
     ours = {view.model_id, view.layer_select.model_id, view.head_select.model_id, view.stack.model_id}
     ours |= {link.model_id for link in view.links}
@@ -99,7 +100,7 @@ def test_only_core_widget_models_are_used():
 
 def test_selectors_are_linked_client_side_to_every_stack():
     L, H = 3, 2
-    view = attention_view(random_weights(L, H, 6, 6), TOKENS)
+    view = attention_view(random_weights(L, H, 6, 6), TOKENS, layer_names=["a", "b", "c"])
     pairs = {(link.source[0].model_id, link.source[1], link.target[0].model_id, link.target[1])
              for link in view.links}
     assert all(isinstance(link, widgets.widget_link.Link) for link in view.links)  # jslink, not a Python callback
@@ -111,7 +112,7 @@ def test_selectors_are_linked_client_side_to_every_stack():
 
 
 def test_selection_follows_the_selectors():
-    view = attention_view(random_weights(2, 3, 6, 6), TOKENS)
+    view = attention_view(random_weights(2, 3, 6, 6), TOKENS, layer_names=["a", "b"])
     assert view.selection == (0, 0)
     view.layer_select.index, view.head_select.index = 1, 3
     assert view.selection == (1, "mean")
@@ -121,7 +122,7 @@ def test_selection_follows_the_selectors():
 
 @pytest.mark.parametrize("weights, tokens, pattern", [
     (np.full(6, 1 / 6), TOKENS, r"shape \(Tq, Tk\), \(H, Tq, Tk\) or \(L, H, Tq, Tk\), got 1 dimensions"),
-    (np.full((1, 1, 1, 6, 6), 1 / 6), TOKENS, r"index the batch dimension away"),
+    (np.full((1, 1, 1, 6, 6), 1 / 6), TOKENS, r"index the batch dimension away first: weights\[:, b\]"),
     (np.zeros((0, 6)), TOKENS, r"should not be empty"),
     (np.full((6, 6), 1 / 6), TOKENS[:5], r"tokens has 5 entries but the weights have 6 keys"),
     (np.full((6, 6), 1 / 6), "the cat", r"got one string"),
@@ -167,10 +168,44 @@ def test_rows_are_accepted_exactly_when_they_sum_to_one(L, H, T, scale, seed):
     w = random_weights(L, H, T, T, seed=seed) * scale       # rows now sum to `scale`
     tokens = [f"t{i}" for i in range(T)]
     if scale == 0.0 or abs(scale - 1.0) <= 1e-3:
-        assert W.as_attention_array(w).shape == (L, H, T, T)
+        assert W.as_attention_array(w, layers=True).shape == (L, H, T, T)
     else:
         with pytest.raises(ValueError, match=r"should sum to 1"):
-            attention_view(w, tokens)
+            attention_view(w, tokens, layer_names=[str(i) for i in range(L)])
+
+
+def test_four_axes_need_the_layers_named_because_a_batch_looks_the_same():
+    """MultiHeadAttention returns (B, H, Tq, Tk); read as (L, H, Tq, Tk) its batch items would be
+    labelled 'layer 0', 'layer 1'. Four axes are refused unless the layers are named."""
+    from course_lib.attention import MultiHeadAttention
+
+    x = torch.randn(2, 6, 8, generator=torch.Generator().manual_seed(0))
+    _, batch = MultiHeadAttention(8, 2)(x)                         # (B=2, H=2, T, T)
+    for call in (lambda: attention_view(batch, TOKENS), lambda: head_view(batch, TOKENS),
+                 lambda: plot_attention(batch, TOKENS), lambda: plot_head_view(batch, TOKENS),
+                 lambda: W.as_attention_array(batch)):
+        with pytest.raises(ValueError, match=r"cannot tell a batch from layers.*weights\[b\].*layer_names"):
+            call()
+    one = attention_view(batch[1], TOKENS)                        # one batch item: (H, T, T)
+    assert one.weights.shape == (1, 2, 6, 6) and one.layer_select.options[0][0] == "one layer"
+    np.testing.assert_allclose(one.weights[0], batch[1].detach().double().numpy())
+    assert "layer" not in one.svg(0, 1).split("clw-caption")[1][:40]      # caption 'head 1', no layer
+    named = attention_view(batch, TOKENS, layer_names=["enc 1", "enc 2"])  # said so: accepted
+    assert [o[0] for o in named.layer_select.options] == ["enc 1", "enc 2"]
+    assert "enc 2, head 1" in named.svg(1, 1)
+
+
+def test_captions_name_only_the_axes_the_input_had():
+    assert ">attention weights<" in attention_view(random_weights(6, 6), TOKENS).svg(0, 0)   # one map
+    assert ">head 1<" in attention_view(random_weights(2, 6, 6), TOKENS).svg(0, 1)          # one layer
+    assert ">layer 1, mean of heads<" in attention_view(random_weights(2, 2, 6, 6), TOKENS,
+                                                      layer_names=["layer 0", "layer 1"]).svg(1, "mean")
+    fig = plot_attention(random_weights(6, 6), TOKENS)
+    assert fig.axes[0].get_title() == "attention weights"
+    fig = plot_attention(random_weights(2, 2, 6, 6), TOKENS, layer=1, head=0)
+    assert fig.axes[0].get_title() == "layer 1, head 0"
+    import matplotlib.pyplot as plt
+    plt.close("all")
 
 
 # --------------------------------------------------------------------------- the pictures
@@ -202,7 +237,7 @@ def luminance(hex_colour: str) -> float:
 @pytest.mark.parametrize("head", [0, 1, 2, "mean"])
 def test_svg_cells_follow_the_weights_of_the_selected_head(head):
     w = random_weights(2, 3, 6, 6, seed=1)
-    view = attention_view(w, TOKENS)
+    view = attention_view(w, TOKENS, layer_names=["layer 0", "layer 1"])
     target = w[1].mean(axis=0) if head == "mean" else w[1, head]   # (Tq, Tk)
     page = inner_pages(view)[1][3 if head == "mean" else head]
     assert page.value == view.svg(1, head)
@@ -294,7 +329,7 @@ def test_whitespace_tokens_are_visible_and_text_is_escaped():
 
 @pytest.mark.parametrize("make", [attention_view, head_view])
 def test_save_png_and_svg(tmp_path, make):
-    view = make(random_weights(2, 3, 6, 6), TOKENS)
+    view = make(random_weights(2, 3, 6, 6), TOKENS, layer_names=["layer 0", "layer 1"])
     view.head_select.index = 3                               # the mean of heads
     png = view.save(tmp_path / "view.png")
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
@@ -357,7 +392,7 @@ def test_plot_attention_draws_the_selected_head():
     ax_own = own.add_subplot()
     assert plot_attention(w[0, 0], TOKENS, ax=ax_own) is own
     with pytest.raises(ValueError, match=r"head should be an integer in \[0, 3\) or 'mean', got 3"):
-        plot_attention(w, TOKENS, head=3)
+        plot_attention(w, TOKENS, layer=0, head=3)
     with pytest.raises(ValueError, match=r"layer should be an integer in \[0, 2\), got 5"):
         plot_attention(w, TOKENS, layer=5)
     fig_lines = plot_head_view(w, TOKENS, layer=1, head="mean")

@@ -20,9 +20,11 @@
 # **What you will build**
 #
 # * attention as a **soft dictionary lookup**: dot products, softmax, weighted sum, on a real sentence;
-# * the reason for the $\sqrt{d_k}$, **measured**: score variance, softmax saturation and vanishing gradients;
-# * **padding** and **causal** masks, and **batching** over sentences and heads;
-# * a famous worked example **whose shapes do not multiply**, run and corrected;
+# * the reason for the $\sqrt{d_k}$, **measured**: score variance, softmax saturation, and the gradients at the
+#   scores and at the query;
+# * **padding** and **causal** masks, boolean and **additive**, the checks that catch mask mistakes, and
+#   **batching** over sentences and heads;
+# * a common worked example **whose shapes do not multiply**, run and corrected;
 # * a check of your code against `course_lib.attention` and `torch.nn.functional.scaled_dot_product_attention`.
 #
 # **Prerequisites:** chapter 01 (tokens, ids, embedding lookup); matrix products and `@`; PyTorch tensors.
@@ -54,7 +56,7 @@ import torch.nn.functional as F
 
 import course_lib
 from course_lib import set_seed, pick
-from course_lib.checks import check, expect
+from course_lib.checks import check, expect, forbid
 from course_lib.datasets import load_sentences
 from course_lib.text import Vocab
 from course_lib import attention
@@ -141,6 +143,7 @@ print("row sums:", weights.sum(-1))
 
 # %%
 fig = plot_attention(weights, sentence)
+fig.axes[0].set_title("untrained self-attention, Q = K = V = X")
 plt.close(fig)
 fig
 
@@ -203,48 +206,69 @@ _ = check(np.array(var_scaled), np.ones(len(dims)), name="Var(q.k/sqrt(d_k)) = 1
 
 # %% [markdown]
 # Why do large scores hurt? Softmax **saturates**: with scores of spread 30, one weight is ≈ 1 and the
-# others ≈ 0. The gradient of the softmax, $\partial w_i/\partial s_j = w_i(\delta_{ij} - w_j)$, is then
-# ≈ 0 everywhere, so nothing flows back to $W^Q$ and $W^K$ and learning stalls. We measure both: the
-# largest weight of a row of 16 keys, and the size of the gradient reaching the scores, averaged over many
-# random rows.
+# others ≈ 0. Where does the gradient go then? Write $c$ for the divisor ($\sqrt{d_k}$ or 1), $s_j = q\cdot k_j / c$,
+# and $g_j = \partial L/\partial w_j$ for whatever arrives from above. The softmax's backward pass gives
+#
+# $$\frac{\partial L}{\partial s_j} = w_j\Big(g_j - \sum_i w_i g_i\Big), \qquad
+# \frac{\partial L}{\partial q} = \frac{1}{c}\sum_j \frac{\partial L}{\partial s_j}\, k_j .$$
+#
+# In a nearly one-hot row every $\partial L/\partial s_j$ is close to 0: the winner has $w_j \approx 1$ but
+# $g_j - \sum_i w_i g_i \approx 0$, the losers have $w_j \approx 0$. But the gradient that reaches the query, and
+# through it $W^Q$, multiplies those small numbers by the keys, whose length grows like $\sqrt{d_k}$. So we
+# measure both, on random rows of 16 keys with a random gradient $g$ arriving from above: the largest
+# weight, $\lVert\partial L/\partial s\rVert$ and $\lVert\partial L/\partial q\rVert$, with and without the scaling.
 
 # %%
-def saturation_and_gradient(d, scale, n_rows=500, n_keys=16):
-    """Mean max weight and mean gradient norm d(loss)/d(scores) for random q, k of dimension d."""
+def saturation_and_gradients(d, scale, n_rows=500, n_keys=16):
+    """Mean largest weight, mean ||dL/dscores|| and mean ||dL/dq|| for random q, k of dimension d."""
     g = torch.Generator().manual_seed(d)
-    q = torch.randn(n_rows, 1, d, generator=g)
+    q = torch.randn(n_rows, 1, d, generator=g).requires_grad_()
     k = torch.randn(n_rows, n_keys, d, generator=g)
-    scores = ((q * k).sum(-1) / (math.sqrt(d) if scale else 1.0)).requires_grad_()   # (n_rows, n_keys)
+    scores = (q * k).sum(-1) / (math.sqrt(d) if scale else 1.0)   # (n_rows, n_keys)
+    scores.retain_grad()
     w = torch.softmax(scores, dim=-1)
-    upstream = torch.randn(n_rows, n_keys, generator=g)      # a random gradient arriving from above
+    upstream = torch.randn(n_rows, n_keys, generator=g)       # a random gradient dL/dw arriving from above
     (w * upstream).sum().backward()
-    return w.max(-1).values.mean().item(), scores.grad.norm(dim=-1).mean().item()
+    return (w.max(-1).values.mean().item(), scores.grad.norm(dim=-1).mean().item(),
+            q.grad.norm(dim=-1).mean().item())
 
-rows = {scale: [saturation_and_gradient(d, scale) for d in dims] for scale in (False, True)}
+rows = {scale: [saturation_and_gradients(d, scale) for d in dims] for scale in (False, True)}
 fig, axes = plt.subplots(1, 3, figsize=(12, 3.3))
 axes[0].loglog(dims, var_raw, "o-", label="q·k")
 axes[0].loglog(dims, var_scaled, "o-", label="q·k / √d_k")
 axes[0].set(xlabel="d_k", ylabel="variance of scores", title="score variance")
-for scale, label in [(False, "unscaled"), (True, "scaled by 1/√d_k")]:
-    axes[1].semilogx(dims, [r[0] for r in rows[scale]], "o-", label=label)
-    axes[2].loglog(dims, [r[1] for r in rows[scale]], "o-", label=label)
+for scale, label, colour in [(False, "unscaled", "C0"), (True, "scaled by 1/√d_k", "C1")]:
+    axes[1].semilogx(dims, [r[0] for r in rows[scale]], "o-", color=colour, label=label)
+    axes[2].loglog(dims, [r[1] for r in rows[scale]], "o-", color=colour, label=f"at the scores, {label}")
+    axes[2].loglog(dims, [r[2] for r in rows[scale]], "s--", color=colour, label=f"at q, {label}")
 axes[1].set(xlabel="d_k", ylabel="mean of the largest weight", title="softmax saturation (16 keys)")
-axes[2].set(xlabel="d_k", ylabel="gradient norm at the scores", title="gradient reaching Q and K")
-for ax in axes:
-    ax.legend()
+axes[2].set(xlabel="d_k", ylabel="gradient norm", title="gradient at the scores and at q")
+axes[0].legend()
+axes[1].legend()
+axes[2].legend(fontsize=7)
 fig.tight_layout()
 plt.close(fig)
 fig
 
 # %%
 for scale in (False, True):
-    print(f"{'scaled  ' if scale else 'unscaled'}: " + "  ".join(
-        f"d={d}: max w {m:.2f}, grad {gn:.3f}" for d, (m, gn) in zip(dims, rows[scale])))
-# unscaled: the largest weight approaches 1 and the gradient shrinks as d_k grows; scaled: both stay put
-check(rows[False][-1][0] > 0.9 and rows[False][-1][1] < rows[False][0][1] / 3, True, name="unscaled saturates")
-_ = check(abs(rows[True][-1][0] - rows[True][0][0]) < 0.1 and rows[True][-1][1] > 0.5 * rows[True][0][1], True,
-      name="scaled stays trainable")
+    print(f"{'scaled  ' if scale else 'unscaled'}:")
+    for d, (m, gs, gq) in zip(dims, rows[scale]):
+        print(f"   d_k={d:>4}: largest weight {m:.2f}   |dL/ds| {gs:.3f}   |dL/dq| {gq:.3f}")
+unscaled, scaled = rows[False], rows[True]
+check(unscaled[-1][0] > 0.9, True, name="unscaled: rows become nearly one-hot")
+check(unscaled[-1][1] < unscaled[0][1] / 3, True, name="unscaled: the gradient at the scores shrinks")
+check(unscaled[-1][2] > unscaled[0][2], True, name="unscaled: the gradient at q GROWS (the factor k)")
+_ = check(max(r[2] for r in scaled) < 1.5 * min(r[2] for r in scaled) and abs(scaled[-1][0] - scaled[0][0]) < 0.1,
+          True, name="scaled: saturation and the gradient at q stay the same for every d_k")
 
+# %% [markdown]
+# So the trouble without $\sqrt{d_k}$ is not that "nothing flows back to $W^Q$ and $W^K$": the gradient at $q$
+# even grows with the width, because the keys it is built from grow. What goes wrong is the softmax itself: its
+# rows are nearly one-hot, the weights hardly respond when the scores change, the gradient at the scores
+# collapses onto the few keys with non-negligible weight, and the size of everything depends on $d_k$. Scaled,
+# the weights and the gradient at $q$ look the same at every width, measured above.
+#
 # %% [markdown]
 # ## 4. Masks: who may look at whom
 #
@@ -280,21 +304,91 @@ print(weights_b[2])
 # %% [markdown]
 # The padded **columns** are exactly 0. The padded **rows** (queries that are themselves padding) still
 # attend to the real words; their outputs are never used, and the loss ignores them (chapter 07's
-# `ignore_index`). A row whose keys are *all* forbidden would be $0/0$ = `nan`, which is why we mask keys,
-# not queries.
+# `ignore_index`). We mask keys, not queries, because a row whose keys are *all* forbidden would be
+# $0/0$ = NaN.
 #
+# `course_lib.attention.scaled_dot_product_attention` takes such a mask in a separate argument,
+# `key_padding_mask` of shape (B, $T_k$), with the convention of `torch.nn.MultiheadAttention`: **True marks
+# padding**, a key nobody may read. `padding_mask` marks the *real* tokens, so it goes in inverted:
+
+# %%
+_, w_lib = attention.scaled_dot_product_attention(Xb, Xb, Xb, key_padding_mask=~allowed)
+check(w_lib, weights_b, name="key_padding_mask=~padding_mask(...) = the weights above", atol=1e-6)
+for label, call in [
+        ("padding_mask where True = padding is expected",
+         lambda: attention.scaled_dot_product_attention(Xb, Xb, Xb, key_padding_mask=allowed)),
+        ("a (B, T) mask in the (Tq, Tk) slot",
+         lambda: attention.scaled_dot_product_attention(Xb, Xb, Xb, allowed))]:
+    try:
+        call()
+    except ValueError as err:
+        print(f"{label}:\n  ValueError: {err}\n")
+
+# %% [markdown]
+# Both mistakes would otherwise give numbers, not errors. The first forbids every key of the longest sentence
+# (all of its tokens are real, so all are "padding" under the wrong convention): the library refuses any
+# query row with no allowed key and names it. The second puts a (B, T) mask where a (Tq, Tk) one belongs; here
+# B = 3 differs from T = 8 and the shapes do not fit, and when B happens to equal T the library refuses the
+# ambiguous 2-D mask and asks which one you meant.
+#
+# ### Additive masks, and the 0/1 pitfall
+#
+# The full formula has a second kind of mask, a float matrix $M$ **added** to the scores:
+#
+# $$\operatorname{Attention}(Q, K, V) = \operatorname{softmax}\!\left(\frac{Q K^\top}{\sqrt{d_k}} + M\right) V,
+# \qquad M_{ij} = 0 \text{ (allowed)}, \quad M_{ij} = -\infty \text{ (forbidden)} .$$
+#
+# A boolean mask is the same thing written differently; an additive mask can also hold finite values, a bias
+# that makes some keys more or less attractive (exercise 2 builds one). The pitfall: a float mask of 0s and 1s,
+# such as `torch.tril(torch.ones(T, T))` or `padding_mask(...).float()`, *looks* like "1 = may attend", but it
+# is added to the scores, so it forbids nothing (it only tilts the allowed keys by a factor $e$). Measured on
+# the padded batch above, with queries and keys made by two different random maps, as in a real layer
+# (chapter 05; with $Q = K$ every word mostly reads itself and hides the effect):
+
+# %%
+causal = attention.causal_mask(T)                            # (T, T) True on and below the diagonal
+additive = torch.zeros(T, T).masked_fill(~causal, float("-inf"))   # 0 where allowed, -inf where forbidden
+_, w_bool = attention.scaled_dot_product_attention(Q, K, V, causal)
+_, w_add = attention.scaled_dot_product_attention(Q, K, V, additive)
+check(w_add, w_bool, name="additive mask = boolean mask")
+gp = torch.Generator().manual_seed(2)
+W_q, W_k = (torch.randn(d_k, d_k, generator=gp) / math.sqrt(d_k) for _ in range(2))   # two different maps
+qb, kb = Xb @ W_q, Xb @ W_k                                  # (B, T, d_k): queries no longer favour themselves
+zero_one = allowed[:, None, :].float()                      # (B, 1, T) 1.0 = real word: meant as "may attend"
+w_zero_one = torch.softmax(qb @ kb.transpose(-2, -1) / math.sqrt(d_k) + zero_one, dim=-1)   # adding it
+w_boolean = attention.scaled_dot_product_attention(qb, kb, Xb, key_padding_mask=~allowed)[1]
+pad_share = lambda w: w.masked_fill(allowed[:, None, :], 0.0).sum(-1)[allowed]   # real queries' weight on pads
+on_padding = pad_share(w_zero_one)
+check(F.scaled_dot_product_attention(qb, kb, Xb, attn_mask=zero_one), w_zero_one @ Xb,
+      name="torch adds the 0/1 float mask without a word", atol=1e-6)
+print(f"0/1 float mask: {on_padding.mean():.3f} of a real word's attention lands on padding (mean over the "
+      f"{int(allowed.sum())} real words); boolean mask: {pad_share(w_boolean).max():.3f}")
+print("per sentence (real words, padding):", [(int(n), int(T_max - n)) for n in lengths],
+      "share on padding:", [round(float(w_zero_one[b, :n, n:].sum(-1).mean()), 3) for b, n in enumerate(lengths)])
+for bad in (zero_one, torch.tril(torch.ones(T, T))):
+    try:
+        attention.scaled_dot_product_attention(Xb if bad.ndim == 3 else Q, Xb if bad.ndim == 3 else K,
+                                               Xb if bad.ndim == 3 else V, bad)
+    except ValueError as err:
+        print(f"course_lib, float mask of shape {tuple(bad.shape)}: ValueError: {str(err)[:140]}...")
+
+# %%
+_ = check(bool(on_padding.mean() > 0.05 and pad_share(w_boolean).max() == 0), True,
+          name="the 0/1 float mask leaks attention onto padding, the boolean one does not")
+
+# %% [markdown]
 # ### Causal: no peeking at the future
 #
 # A language model predicts word $t+1$ from words $1..t$. If position $t$ could attend to position $t+1$,
 # it would simply copy the answer. The **causal mask** allows key $j$ for query $i$ only when $j \le i$:
-# a lower-triangular matrix.
+# a lower-triangular matrix (the `causal` above).
 
 # %%
-causal = attention.causal_mask(T)                            # (T, T) True on and below the diagonal
 print(causal.int())
 scores_c = (Q @ K.T / math.sqrt(d_k)).masked_fill(~causal, float("-inf"))
 weights_c = torch.softmax(scores_c, dim=-1)
 fig = plot_attention(weights_c, sentence)
+fig.axes[0].set_title("causal self-attention, untrained vectors")
 plt.close(fig)
 fig
 
@@ -305,8 +399,10 @@ _ = check(weights_c, attention.scaled_dot_product_attention(Q, K, V, is_causal=T
 # %% [markdown]
 # The first word can only look at itself (weight 1); the last one at the whole sentence.
 #
-# **Try the interactive view** below: hover over a query token to highlight its row. It shows the same
-# weights (outside JupyterLab you see a still picture).
+# **Try the interactive view** below: hover over a query token to highlight its row. It is made of core
+# ipywidgets only, so it works in JupyterLab, VS Code, Colab and in the static book, without a running kernel;
+# only where no widget can be shown at all (a terminal, GitHub's notebook preview) a PNG of the same weights
+# stands in.
 
 # %%
 attention_view(weights_c, sentence, title="causal self-attention, untrained vectors")
@@ -332,8 +428,9 @@ _ = check(out_b, attention.scaled_dot_product_attention(Qb, Kb, Vb, mask_b)[0], 
 # %% [markdown]
 # ## 6. Myth, measured: a worked example whose shapes do not multiply
 #
-# Many introductions to attention show a worked example like this one: three tokens with 4 features,
-# weight matrices $W^Q, W^K, W^V$ **of shape 3 × 3**, and then "$Q = X W^Q$". Let us run it exactly as printed.
+# A common slip in written walk-throughs of attention (we cite none: the point is the slip, not who made it)
+# is a worked example like this one: three tokens with 4 features, weight matrices $W^Q, W^K, W^V$
+# **of shape 3 × 3**, and then "$Q = X W^Q$". Let us run it exactly as written.
 
 # %%
 X_ex = torch.tensor([[1.0, 0.0, 1.0, 0.0],
@@ -382,77 +479,123 @@ except ValueError as err:
 # %% [markdown]
 # ## 7. Exercises
 #
-# ### Exercise 1: masked attention
+# Each test runs your function with the shortcut switched off (`forbid`): build the piece from the operations
+# the chapter showed.
 #
-# Write `masked_attention(q, k, v, mask)` for q (..., Tq, d_k), k (..., Tk, d_k), v (..., Tk, d_v) and a boolean
-# mask broadcastable to (..., Tq, Tk), True where attention is allowed (or `None`). Return `(output, weights)`.
+# ### Exercise 1: a sliding-window causal mask
+#
+# Long-context models often let a query see only its last `window` positions, itself included:
+# query $i$ may look at key $j$ when $0 \le i - j < \text{window}$. Write `sliding_window_mask(T, window)`, a
+# boolean (T, T) tensor. `torch.tril`/`triu` and `causal_mask` are switched off: compare position indices.
 
-# %% nbgrader={"grade": false, "grade_id": "ex-04-masked-attention", "locked": false, "schema_version": 3, "solution": true, "task": false}
-def masked_attention(q, k, v, mask=None):
-    """softmax(q k^T / sqrt(d_k), forbidden scores set to -inf) v -> (output, weights)."""
+# %% nbgrader={"grade": false, "grade_id": "ex-04-sliding-window", "locked": false, "schema_version": 3, "solution": true, "task": false}
+def sliding_window_mask(T, window):
+    """(T, T) bool, True where 0 <= i - j < window (i = query position, j = key position)."""
     ### BEGIN SOLUTION
-    scores = q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1])
-    if mask is not None:
-        scores = scores.masked_fill(~mask, float("-inf"))
+    pos = torch.arange(T)
+    offset = pos[:, None] - pos[None, :]                     # (T, T): i - j
+    return (offset >= 0) & (offset < window)
+    ### END SOLUTION
+
+
+# %% nbgrader={"grade": true, "grade_id": "ex-04-sliding-window-test", "locked": true, "points": 1, "schema_version": 3, "solution": false, "task": false}
+_ones = torch.ones(6, 6, dtype=torch.bool)
+_ref = _ones.tril() & ~_ones.tril(-3)                        # reference, computed before the switch-off
+with forbid("torch.tril", "torch.Tensor.tril", "torch.triu", "torch.Tensor.triu",
+            "course_lib.attention.causal_mask", what="the sliding-window mask"):
+    _got = sliding_window_mask(6, 3)
+    _full = sliding_window_mask(6, 6)
+expect(_got, _ref, name="T=6, window=3")
+expect(_full, attention.causal_mask(6), name="a window of T is the causal mask")
+### BEGIN HIDDEN TESTS
+_big = torch.ones(13, 13, dtype=torch.bool)
+_ref1, _ref5 = _big.tril() & ~_big.tril(-1), _big.tril() & ~_big.tril(-5)
+with forbid("torch.tril", "torch.Tensor.tril", "torch.triu", "torch.Tensor.triu",
+            "course_lib.attention.causal_mask", what="the sliding-window mask"):
+    _got1, _got5 = sliding_window_mask(13, 1), sliding_window_mask(13, 5)
+expect(_got1, _ref1, name="window 1: only itself")
+expect(_got5, _ref5, name="T=13, window=5")
+### END HIDDEN TESTS
+
+# %% [markdown]
+# ### Exercise 2: a distance bias in the additive mask
+#
+# ALiBi (Press et al., 2022, *Train Short, Test Long*) replaces position vectors by a penalty in the additive
+# mask: the score of key $j$ for query $i \ge j$ gets $-m\,(i - j)$ added, so far-away words need a stronger
+# match to be read; keys $j > i$ stay forbidden. Write `distance_biased_attention(q, k, v, slope)` for
+# q, k (..., T, d_k), v (..., T, d_v), returning `(output, weights)`. The attention functions are switched off:
+# build $M$ and apply the formula yourself.
+
+# %% nbgrader={"grade": false, "grade_id": "ex-04-distance-bias", "locked": false, "schema_version": 3, "solution": true, "task": false}
+def distance_biased_attention(q, k, v, slope):
+    """softmax(q k^T / sqrt(d_k) + M) v with M[i, j] = -slope * (i - j) for j <= i, -inf for j > i."""
+    ### BEGIN SOLUTION
+    T = q.shape[-2]
+    pos = torch.arange(T)
+    offset = (pos[:, None] - pos[None, :]).to(q.dtype)      # (T, T): i - j
+    M = (-slope * offset).masked_fill(offset < 0, float("-inf"))
+    scores = q @ k.transpose(-2, -1) / math.sqrt(q.shape[-1]) + M
     w = torch.softmax(scores, dim=-1)
     return w @ v, w
     ### END SOLUTION
 
 
-# %% nbgrader={"grade": true, "grade_id": "ex-04-masked-attention-test", "locked": true, "points": 1, "schema_version": 3, "solution": false, "task": false}
-_out, _w = masked_attention(Qb, Kb, Vb, mask_b)
-expect(_out, attention.scaled_dot_product_attention(Qb, Kb, Vb, mask_b)[0], name="padded batch output", atol=1e-6)
-expect(_w.sum(-1), torch.ones(B, H, Tq), name="rows sum to 1", atol=1e-6)
+# %% nbgrader={"grade": true, "grade_id": "ex-04-distance-bias-test", "locked": true, "points": 1, "schema_version": 3, "solution": false, "task": false}
+_ref_causal = attention.scaled_dot_product_attention(Qb, Kb, Vb, is_causal=True)
+_off = "torch.nn.functional.scaled_dot_product_attention", "course_lib.attention.scaled_dot_product_attention"
+with forbid(*_off, what="attention with a distance bias"):
+    _out0, _w0 = distance_biased_attention(Qb, Kb, Vb, 0.0)
+    _out2, _w2 = distance_biased_attention(Qb, Kb, Vb, 2.0)
+expect(_out0, _ref_causal[0], name="slope 0 is causal attention", atol=1e-6)
+expect(_w2.sum(-1), torch.ones(_w2.shape[:-1]), name="rows sum to 1", atol=1e-6)
+expect(_w2.triu(1), torch.zeros_like(_w2), name="no weight on future keys")
 ### BEGIN HIDDEN TESTS
-_c = attention.causal_mask(T)
-expect(masked_attention(Q, K, V, _c)[1], attention.scaled_dot_product_attention(Q, K, V, is_causal=True)[1],
-       name="causal weights", atol=1e-6)
-expect(masked_attention(Q, K, V)[0], attention.scaled_dot_product_attention(Q, K, V)[0], name="no mask", atol=1e-6)
+_pos = torch.arange(Qb.shape[-2])
+_bias = (-2.0 * (_pos[:, None] - _pos[None, :]).float()).masked_fill(_pos[None, :] > _pos[:, None], float("-inf"))
+expect(_out2, F.scaled_dot_product_attention(Qb, Kb, Vb, attn_mask=_bias), name="slope 2 = torch with M", atol=1e-5)
+_q64, _k64, _v64 = (t.double() for t in (Qb, Kb, Vb))
+with forbid(*_off, what="attention with a distance bias"):
+    _out64, _ = distance_biased_attention(_q64, _k64, _v64, 0.5)
+_bias64 = (-0.5 * (_pos[:, None] - _pos[None, :]).double()).masked_fill(_pos[None, :] > _pos[:, None], float("-inf"))
+expect(_out64, F.scaled_dot_product_attention(_q64, _k64, _v64, attn_mask=_bias64), name="float64, slope 0.5",
+       rtol=1e-9)
 ### END HIDDEN TESTS
 
 # %% [markdown]
-# ### Exercise 2: the causal mask
+# ### Exercise 3: the softmax's backward pass, derived
 #
-# Write `my_causal_mask(T)`: a boolean (T, T) tensor, True where query $i$ may look at key $j$, i.e. $j \le i$.
-# Do not call `torch.tril`; compare position indices instead.
+# Section 3 used $\partial L/\partial s_j = w_j\,(g_j - \sum_i w_i g_i)$. Derive it from
+# $w = \operatorname{softmax}(s)$ (hint: $\partial w_i/\partial s_j = w_i(\delta_{ij} - w_j)$) and write
+# `softmax_backward(w, grad_w)`: given the weights $w$ (..., n) and $g = \partial L/\partial w$ of the same
+# shape, return $\partial L/\partial s$. Autograd is switched off; the test compares with it.
 
-# %% nbgrader={"grade": false, "grade_id": "ex-04-causal-mask", "locked": false, "schema_version": 3, "solution": true, "task": false}
-def my_causal_mask(T):
-    """(T, T) bool, True where key position j <= query position i."""
+# %% nbgrader={"grade": false, "grade_id": "ex-04-softmax-backward", "locked": false, "schema_version": 3, "solution": true, "task": false}
+def softmax_backward(w, grad_w):
+    """dL/ds for w = softmax(s) along the last axis, given dL/dw."""
     ### BEGIN SOLUTION
-    pos = torch.arange(T)
-    return pos[None, :] <= pos[:, None]
+    return w * (grad_w - (w * grad_w).sum(-1, keepdim=True))
     ### END SOLUTION
 
 
-# %% nbgrader={"grade": true, "grade_id": "ex-04-causal-mask-test", "locked": true, "points": 1, "schema_version": 3, "solution": false, "task": false}
-expect(my_causal_mask(4), attention.causal_mask(4), name="causal mask, T=4")
+# %% nbgrader={"grade": true, "grade_id": "ex-04-softmax-backward-test", "locked": true, "points": 1, "schema_version": 3, "solution": false, "task": false}
+_g = torch.Generator().manual_seed(4)
+_s = (torch.randn(3, 5, 7, generator=_g, dtype=torch.float64) * 3).requires_grad_()
+_w = torch.softmax(_s, -1)
+_up = torch.randn(3, 5, 7, generator=_g, dtype=torch.float64)
+_ref = torch.autograd.grad(_w, _s, _up)[0]                   # reference, before the switch-off
+_no_autograd = ("torch.autograd.grad", "torch.Tensor.backward", "torch.autograd.backward", "torch.func.vjp",
+                "torch.autograd.functional.vjp", "torch.autograd.functional.jacobian")
+with forbid(*_no_autograd, what="the softmax's backward pass"):
+    _got = softmax_backward(_w.detach(), _up)
+expect(_got, _ref, name="dL/ds = autograd", rtol=1e-10)
 ### BEGIN HIDDEN TESTS
-expect(my_causal_mask(1), attention.causal_mask(1), name="causal mask, T=1")
-expect(my_causal_mask(13), attention.causal_mask(13), name="causal mask, T=13")
-### END HIDDEN TESTS
-
-# %% [markdown]
-# ### Exercise 3: how sharp is a row?
-#
-# The **entropy** of a row of weights, $H = -\sum_j w_j \ln w_j$, is $\ln T_k$ for uniform attention and 0 when
-# one key takes everything. Write `row_entropy(weights)` returning the entropy of every row, shape (...,),
-# treating $0 \ln 0$ as 0 (masked keys have weight exactly 0).
-
-# %% nbgrader={"grade": false, "grade_id": "ex-04-entropy", "locked": false, "schema_version": 3, "solution": true, "task": false}
-def row_entropy(weights):
-    """-sum_j w_j ln w_j over the last axis, with 0 ln 0 = 0."""
-    ### BEGIN SOLUTION
-    logw = torch.where(weights > 0, weights.log(), torch.zeros_like(weights))
-    return -(weights * logw).sum(-1)
-    ### END SOLUTION
-
-
-# %% nbgrader={"grade": true, "grade_id": "ex-04-entropy-test", "locked": true, "points": 1, "schema_version": 3, "solution": false, "task": false}
-expect(row_entropy(torch.full((2, 4), 0.25)), torch.full((2,), math.log(4)), name="uniform rows: ln 4")
-expect(row_entropy(weights_c)[0], torch.tensor(0.0), name="first causal row: one key, entropy 0")
-### BEGIN HIDDEN TESTS
-expect(row_entropy(weights_b), torch.special.entr(weights_b).sum(-1), name="padded batch", atol=1e-6)
+_s2 = torch.tensor([[30.0, 0.0, -5.0, 2.0]], dtype=torch.float64, requires_grad=True)   # a saturated row
+_w2 = torch.softmax(_s2, -1)
+_up2 = torch.tensor([[1.0, -2.0, 0.5, 3.0]], dtype=torch.float64)
+_ref2 = torch.autograd.grad(_w2, _s2, _up2)[0]
+with forbid(*_no_autograd, what="the softmax's backward pass"):
+    _got2 = softmax_backward(_w2.detach(), _up2)
+expect(_got2, _ref2, name="a saturated row", rtol=1e-9, atol=1e-15)
 ### END HIDDEN TESTS
 
 # %% [markdown]
@@ -462,13 +605,18 @@ expect(row_entropy(weights_b), torch.special.entr(weights_b).sum(-1), name="padd
 # |---|---|---|
 # | stable softmax | $e^{s_i - m}/\sum_j e^{s_j - m}$, $m = \max_j s_j$ | `course_lib.attention.softmax` |
 # | scaled dot-product attention | $\operatorname{softmax}(QK^\top/\sqrt{d_k} + M)\,V$, any leading dims | `course_lib.attention.scaled_dot_product_attention` |
-# | padding mask | True for the first `length` positions | `course_lib.attention.padding_mask` |
+# | padding mask | True for the first `length` positions (real tokens) | `course_lib.attention.padding_mask` |
+# | key-padding mask | (B, $T_k$), True = padding: `~padding_mask(...)` | `scaled_dot_product_attention(..., key_padding_mask=)` |
+# | additive mask | $M$ added to the scores: 0 allowed, $-\infty$ forbidden, or a bias | `scaled_dot_product_attention(q, k, v, M)` |
 # | causal mask | True where $j \le i$ | `course_lib.attention.causal_mask` |
 # | attention heatmaps | interactive and static | `course_lib.widgets.attention_view`, `plot_attention` |
 #
-# * Dividing by $\sqrt{d_k}$ keeps the score variance at 1 whatever the width, so the softmax neither
-#   saturates nor starves the gradient — measured above, not assumed.
-# * Masks act on **scores**, before the softmax: forbidden means $-\infty$, which becomes weight 0.
+# * Dividing by $\sqrt{d_k}$ keeps the score variance at 1 whatever the width, so the softmax does not
+#   saturate and the gradient at $q$ keeps its size at every width; without it the gradient at the scores
+#   shrinks while the gradient at $q$ grows — measured above, not assumed.
+# * Masks act on **scores**, before the softmax: forbidden means $-\infty$, which becomes weight 0. A float
+#   mask is *added*: a 0/1 float mask forbids nothing, and `course_lib` refuses it, as it refuses a query with
+#   no allowed key and a 2-D mask that could be either (B, $T_k$) or ($T_q$, $T_k$).
 # * When an example's shapes do not multiply, write the shapes next to every product; (3 × 4) @ (4 × $d_k$).
 #
 # `course_lib.attention` is tested against `torch.nn.functional.scaled_dot_product_attention` (boolean and

@@ -57,11 +57,12 @@ import torch.nn.functional as F
 
 import course_lib
 from course_lib import set_seed, pick
-from course_lib.checks import check, expect
+from course_lib.checks import check, expect, forbid
+from course_lib.profiling import peak_memory
 from course_lib.datasets import load_text
 from course_lib import attention
 from course_lib.attention import MultiHeadAttention
-from course_lib.widgets import attention_view, head_view, plot_attention
+from course_lib.widgets import attention_view, head_view, plot_attention, plot_head_view
 
 set_seed(0)
 torch.set_num_threads(1)   # the models here are tiny: one thread is as fast, and steady on a busy machine
@@ -162,6 +163,17 @@ check(our_out, ref_out, name="output = torch.nn.MultiheadAttention", atol=1e-6)
 _ = check(our_w.mean(1), ref_w, name="weights averaged over heads = torch", atol=1e-6)
 
 # %% [markdown]
+# Mixing up the two conventions is easy, and with torch's module it goes unnoticed. `course_lib` catches it: the
+# last row of torch's mask `~causal_mask(T)` is all False (the last query may see everything), which under our
+# convention means "no key allowed", and a query with no allowed key is refused:
+
+# %%
+try:
+    ours(x, attn_mask=~attention.causal_mask(T))               # torch's convention passed to ours
+except ValueError as err:
+    print("ValueError:", err)
+
+# %% [markdown]
 # ## 3. How many parameters?
 #
 # Four $d_{model} \times d_{model}$ matrices and four bias vectors of length $d_{model}$:
@@ -175,7 +187,10 @@ for d, h in [(32, 4), (32, 8), (512, 8), (768, 12)]:
     ours_n = sum(p.numel() for p in MultiHeadAttention(d, h).parameters())
     torch_n = sum(p.numel() for p in torch.nn.MultiheadAttention(d, h).parameters())
     print(f"d_model={d:>3}, heads={h:>2}: formula {4 * d * d + 4 * d:>9,}  ours {ours_n:>9,}  torch {torch_n:>9,}")
-_ = check(sum(p.numel() for p in MultiHeadAttention(768, 12).parameters()), 4 * 768**2 + 4 * 768, name="4 d^2 + 4 d")
+gpt2_layer = sum(p.numel() for p in torch.nn.MultiheadAttention(768, 12).parameters())
+print(f"GPT-2 small: {gpt2_layer / 1e6:.2f} M per attention layer, {12 * gpt2_layer / 1e6:.1f} M in 12 layers")
+check(sum(p.numel() for p in MultiHeadAttention(768, 12).parameters()), 4 * 768**2 + 4 * 768, name="4 d^2 + 4 d")
+_ = check((round(gpt2_layer / 1e6, 2), round(12 * gpt2_layer / 1e6)), (2.36, 28), name="2.36 M per layer, 28 M in 12")
 
 # %% [markdown]
 # GPT-2 small ($d_{model} = 768$) spends 2.36 M parameters per attention layer, 28 M in its 12 layers.
@@ -278,18 +293,33 @@ check(sorted(best.values()), [-1, 1], name="one head looks back, the other ahead
 _ = check(min(max(o.values()) for o in offsets.values()) > pick(0.8, 0.3), True, name="each head is focused")
 
 # %% [markdown]
-# The head view draws a line from every query character (left) to the characters it reads (right); switch
-# between the heads with the selector: one head's lines slope up (the previous character), the other's slope
-# down (the next one). Nobody told the heads to split the work; the loss did.
+# The head view draws a line from every query character (left) to the characters it reads (right). Here are
+# both heads side by side, for the first line of the sample: the lines of the head that reads the previous
+# character slope up, those of the other head slope down (the next character). Nobody told the heads to
+# split the work; the loss did.
 
 # %%
-head_view(w_trained[0], [repr(chars[i])[1:-1] for i in sample[0]])         # (H, T, T), one line of text
+line_tokens = [repr(chars[i])[1:-1] for i in sample[0]]
+fig, axes = plt.subplots(1, 2, figsize=(9, 7))
+for h, ax in enumerate(axes):
+    plot_head_view(w_trained[0], line_tokens, head=h, ax=ax)
+    ax.set_title(f"head {h}: mostly reads offset {best[h]:+d}")
+fig.tight_layout()
+plt.close(fig)
+fig
+
+# %% [markdown]
+# The same in the interactive view: pick a head in the menu (or their mean) and hover a character.
+
+# %%
+head_view(w_trained[0], line_tokens)                          # (H, T, T), one line of text
 
 # %% [markdown]
 # ## 6. Chunked attention: exact, with memory linear in $T$
 #
 # Plain attention builds the full $T \times T$ score matrix. At $T = 8192$ with 12 heads in float32 that
-# is 3 GiB for one layer's scores alone; memory grows **quadratically**. Yet each output row is only a
+# is 3 GiB for one layer's scores alone ($12 \cdot 8192^2 \cdot 4$ bytes $= 3 \cdot 2^{30}$); memory grows
+# **quadratically**. Yet each output row is only a
 # weighted average. We can visit the keys in **chunks**, keeping per query row a running maximum $m$,
 # a running denominator $\ell$ and a running, unnormalised output $o$. When a new chunk raises the
 # maximum from $m$ to $m'$, everything accumulated so far is rescaled by $e^{m - m'}$:
@@ -318,10 +348,11 @@ _ = check(attention.chunked_attention(qc, kc, vc, chunk_size=2), torch.softmax(s
 # %% [markdown]
 # ### Memory, measured
 #
-# `course_lib.attention.peak_memory(fn)` reports how many bytes of memory `fn()` needed at its peak on top
+# `course_lib.profiling.peak_memory(fn)` reports how many bytes of memory `fn()` needed at its peak on top
 # of what was already in use (it resets Linux's resident-memory high-water mark, runs `fn`, and reads the
 # mark back). We run plain and chunked attention (2 heads, $d_k = 64$, float32, chunks of 256 keys) for
-# growing $T$.
+# growing $T$. One (H, T, T) matrix of float32 scores for the 2 heads takes $2 \cdot T^2 \cdot 4$ bytes; the
+# plot draws that line, and twice it, for reasons we look at right after.
 
 # %%
 # NBVAL_IGNORE_OUTPUT
@@ -330,14 +361,14 @@ lengths = pick([1024, 2048, 4096, 8192], [1024, 2048, 4096])
 mem = {"plain": [], "chunked": []}
 warm = torch.randn(1, 2, 256, 64)                              # the first call of each starts thread pools: not counted
 with torch.no_grad():
-    attention.peak_memory(lambda: attention.scaled_dot_product_attention(warm, warm, warm)[0])
-    attention.peak_memory(lambda: attention.chunked_attention(warm, warm, warm, chunk_size=256))
+    peak_memory(lambda: attention.scaled_dot_product_attention(warm, warm, warm)[0])
+    peak_memory(lambda: attention.chunked_attention(warm, warm, warm, chunk_size=256))
 for T_mem in lengths:
     g = torch.Generator().manual_seed(T_mem)
     qm, km, vm = (torch.randn(1, 2, T_mem, 64, generator=g) for _ in range(3))
     with torch.no_grad():
-        mem["plain"].append(attention.peak_memory(lambda: attention.scaled_dot_product_attention(qm, km, vm)[0]))
-        mem["chunked"].append(attention.peak_memory(lambda: attention.chunked_attention(qm, km, vm, chunk_size=256)))
+        mem["plain"].append(peak_memory(lambda: attention.scaled_dot_product_attention(qm, km, vm)[0]))
+        mem["chunked"].append(peak_memory(lambda: attention.chunked_attention(qm, km, vm, chunk_size=256)))
         check(attention.chunked_attention(qm, km, vm, chunk_size=256),
               attention.scaled_dot_product_attention(qm, km, vm)[0], name=f"T={T_mem}: chunked = plain", atol=1e-5)
     print(f"T={T_mem:>5}: plain {mem['plain'][-1] / 2**20:7.1f} MiB   chunked {mem['chunked'][-1] / 2**20:6.1f} MiB")
@@ -345,7 +376,10 @@ for T_mem in lengths:
 fig, ax = plt.subplots(figsize=(5.5, 3.5))
 for name, values in mem.items():
     ax.loglog(lengths, np.array(values) / 2**20, "o-", label=name)
-ax.loglog(lengths, [2 * t * t * 4 / 2**20 for t in lengths], "k:", label="one (T, T) score matrix")
+one_matrix = np.array([2 * t * t * 4 for t in lengths])       # (H=2, T, T) float32, in bytes
+ax.loglog(lengths, one_matrix / 2**20, "k:", label="one (H, T, T) matrix: 2·T²·4 bytes")
+ax.loglog(lengths, 2 * one_matrix / 2**20, "k--", label="two of them: scores and weights")
+print("plain / one (H, T, T) matrix:", [round(float(m / b), 2) for m, b in zip(mem["plain"], one_matrix)])
 ax.set(xlabel="sequence length T", ylabel="peak extra memory (MiB)", title="attention memory: quadratic vs linear")
 ax.legend()
 fig.tight_layout()
@@ -358,7 +392,15 @@ plain_growth = mem["plain"][-1] / mem["plain"][0]
 chunked_growth = mem["chunked"][-1] / mem["chunked"][0]
 print(f"plain memory grew {'about quadratically' if plain_growth > 0.6 * growth**2 else 'LESS than quadratically'}, "
       f"chunked {'about linearly' if chunked_growth < 1.5 * growth else 'MORE than linearly'}")
-_ = check(plain_growth > 0.6 * growth**2 and chunked_growth < 1.5 * growth, True, name="quadratic vs linear memory")
+check(plain_growth > 0.6 * growth**2 and chunked_growth < 1.5 * growth, True, name="quadratic vs linear memory")
+_ = check(all(1.8 < m / b < 2.3 for m, b in zip(mem["plain"], one_matrix)), True,
+          name="plain attention holds two (H, T, T) matrices at its peak")
+
+# %% [markdown]
+# Why two matrices? Plain attention computes `scores = (q @ k^T) * scale` and then `weights = softmax(scores)`:
+# while the softmax writes the weights, the scores still exist, so at the peak both (H, T, T) matrices are alive
+# (the product `q @ k^T` and its scaled copy also coexist for a moment, two matrices again). Chunked attention
+# only ever holds (H, T, 256) blocks, plus the (H, T, d) running output.
 
 # %% [markdown]
 # The price is speed in pure PyTorch (a Python loop over chunks); FlashAttention fuses the loop into one GPU
@@ -368,40 +410,55 @@ _ = check(plain_growth > 0.6 * growth**2 and chunked_growth < 1.5 * growth, True
 #
 # ## 7. Exercises
 #
-# ### Exercise 1: split and merge heads
+# Each test runs your function with the shortcut switched off (`forbid`): build the piece from the operations
+# the chapter showed.
 #
-# Write `split_heads(x, n_heads)` taking (B, T, C) to (B, n_heads, T, C // n_heads), and `merge_heads(x)` undoing it.
+# ### Exercise 1: what each head adds to the output
+#
+# Section 2 said that $W^O$ lets every output feature combine what all heads found. Make that exact: split
+# $W^O$ (a `torch.nn.Linear` of weight $(d_{model}, d_{model})$) into $h$ column blocks $W^O_i$ of width
+# $d_{head}$, one per head, so that
+#
+# $$\operatorname{Concat}(\text{head}_1, \dots, \text{head}_h)\, W^{O\top} + b = \sum_i \text{head}_i\, W^{O\top}_i + b .$$
+#
+# Write `head_contributions(heads, out_proj)`: for per-head outputs `heads` (B, H, T, $d_{head}$) return the
+# (B, H, T, $d_{model}$) tensor whose slice $i$ is $\text{head}_i W^{O\top}_i$ (no bias). Merging heads and calling
+# the layer are switched off: slice the weight.
 
-# %% nbgrader={"grade": false, "grade_id": "ex-05-split-merge", "locked": false, "schema_version": 3, "solution": true, "task": false}
-def split_heads(x, n_heads):
-    """(B, T, C) -> (B, H, T, C // H)."""
+# %% nbgrader={"grade": false, "grade_id": "ex-05-head-contributions", "locked": false, "schema_version": 3, "solution": true, "task": false}
+def head_contributions(heads, out_proj):
+    """(B, H, T, d_head), Linear(d_model, d_model) -> (B, H, T, d_model): head i times its block of W^O."""
     ### BEGIN SOLUTION
-    B, T, C = x.shape
-    return x.view(B, T, n_heads, C // n_heads).transpose(1, 2)
+    H, d_head = heads.shape[1], heads.shape[-1]
+    blocks = out_proj.weight.view(out_proj.weight.shape[0], H, d_head)   # (d_model, H, d_head)
+    return torch.einsum("bhtd,ehd->bhte", heads, blocks)
     ### END SOLUTION
 
 
-def merge_heads(x):
-    """(B, H, T, d_head) -> (B, T, H * d_head)."""
-    ### BEGIN SOLUTION
-    B, H, T, d = x.shape
-    return x.transpose(1, 2).reshape(B, T, H * d)
-    ### END SOLUTION
-
-
-# %% nbgrader={"grade": true, "grade_id": "ex-05-split-merge-test", "locked": true, "points": 1, "schema_version": 3, "solution": false, "task": false}
-expect(split_heads(x, 4), mha.split_heads(x), name="split into 4 heads")
-expect(merge_heads(split_heads(x, 4)), x, name="merge undoes split")
+# %% nbgrader={"grade": true, "grade_id": "ex-05-head-contributions-test", "locked": true, "points": 1, "schema_version": 3, "solution": false, "task": false}
+_no_merge = ("course_lib.attention.MultiHeadAttention.merge_heads", "torch.nn.functional.linear")
+with torch.no_grad():
+    _ref_out = out - W_o.bias                                 # section 2's output, without the bias
+    with forbid(*_no_merge, what="the per-head split of W^O"):
+        _parts = head_contributions(heads, W_o)
+expect(_parts.shape, (B, n_heads, T, d_model), name="one contribution per head")
+expect(_parts.sum(1), _ref_out, name="the contributions add up to the output", atol=1e-5)
 ### BEGIN HIDDEN TESTS
-expect(split_heads(x, 8).shape, (B, 8, T, 4), name="8 heads shape")
-expect(merge_heads(heads), merged, name="merge of real head outputs")
+with torch.no_grad():
+    _only0 = heads.clone()
+    _only0[:, 1:] = 0.0                                       # every head but head 0 silenced
+    _ref0 = W_o(_only0.transpose(1, 2).reshape(B, T, d_model)) - W_o.bias
+    with forbid(*_no_merge, what="the per-head split of W^O"):
+        _parts = head_contributions(heads, W_o)
+expect(_parts[:, 0], _ref0, name="head 0's contribution alone", atol=1e-5)
 ### END HIDDEN TESTS
 
 # %% [markdown]
 # ### Exercise 2: count the parameters
 #
 # Write `mha_param_count(d_model, kdim=None, vdim=None, bias=True)`: the number of parameters of a
-# multi-head attention layer whose keys have `kdim` features and values `vdim` (default `d_model`).
+# multi-head attention layer whose keys have `kdim` features and values `vdim` (default `d_model`), from the
+# shapes of $W^Q, W^K, W^V, W^O$ and their biases. Building a module and counting its parameters is switched off.
 
 # %% nbgrader={"grade": false, "grade_id": "ex-05-params", "locked": false, "schema_version": 3, "solution": true, "task": false}
 def mha_param_count(d_model, kdim=None, vdim=None, bias=True):
@@ -414,46 +471,75 @@ def mha_param_count(d_model, kdim=None, vdim=None, bias=True):
 
 
 # %% nbgrader={"grade": true, "grade_id": "ex-05-params-test", "locked": true, "points": 1, "schema_version": 3, "solution": false, "task": false}
-def _count(m):
-    return sum(p.numel() for p in m.parameters())
-
-expect(mha_param_count(32), _count(MultiHeadAttention(32, 4)), name="d_model=32")
-expect(mha_param_count(32, 20, 20), _count(cross), name="cross-attention with kdim=vdim=20")
+_refs = [sum(p.numel() for p in m.parameters()) for m in (MultiHeadAttention(32, 4), cross)]
+_no_modules = ("torch.nn.Module.parameters", "torch.nn.Module.named_parameters", "torch.nn.Module.state_dict",
+               "torch.nn.Module.__init__")
+with forbid(*_no_modules, what="the parameter count"):
+    _got = [mha_param_count(32), mha_param_count(32, 20, 20)]
+expect(_got[0], _refs[0], name="d_model=32")
+expect(_got[1], _refs[1], name="cross-attention with kdim=vdim=20")
 ### BEGIN HIDDEN TESTS
-expect(mha_param_count(64, 8, 16, bias=False), _count(MultiHeadAttention(64, 2, kdim=8, vdim=16, bias=False)),
-       name="no bias, kdim != vdim")
-expect(mha_param_count(768), _count(torch.nn.MultiheadAttention(768, 12)), name="GPT-2 small layer = torch")
+_refs = [sum(p.numel() for p in m.parameters()) for m in
+         (MultiHeadAttention(64, 2, kdim=8, vdim=16, bias=False), torch.nn.MultiheadAttention(768, 12))]
+with forbid(*_no_modules, what="the parameter count"):
+    _got = [mha_param_count(64, 8, 16, bias=False), mha_param_count(768)]
+expect(_got[0], _refs[0], name="no bias, kdim != vdim")
+expect(_got[1], _refs[1], name="GPT-2 small layer = torch")
 ### END HIDDEN TESTS
 
 # %% [markdown]
-# ### Exercise 3: merge two partial softmax results
+# ### Exercise 3: merge many partial results, some of them empty
 #
-# Two workers each attended to half of the keys and returned their state `(m, l, o)` (row maximum,
-# denominator, unnormalised output, as in section 6). Write `merge_states(m1, l1, o1, m2, l2, o2)` returning the
-# merged `(m, l, o)`, so that `o / l` equals attention over all keys.
+# $K$ workers each attended to one block of keys and returned their state `(m, l, o)` (row maximum,
+# denominator, unnormalised output, as in section 6). Some blocks were entirely masked for some queries: their
+# state is $m = -\infty$, $\ell = 0$, $o = 0$. Write `merge_states(states)`, taking a list of `(m, l, o)` with
+# m, l (Tq, 1) and o (Tq, $d_v$), and returning the merged `(m, l, o)`, so that `o / l` is attention over all
+# the keys, with no NaN. The softmax and log-sum-exp functions are switched off.
 
 # %% nbgrader={"grade": false, "grade_id": "ex-05-online-softmax", "locked": false, "schema_version": 3, "solution": true, "task": false}
-def merge_states(m1, l1, o1, m2, l2, o2):
-    """Combine two online-softmax states (m: (Tq, 1), l: (Tq, 1), o: (Tq, d_v))."""
+def merge_states(states):
+    """Combine online-softmax states [(m (Tq, 1), l (Tq, 1), o (Tq, d_v)), ...] into one."""
     ### BEGIN SOLUTION
-    m = torch.maximum(m1, m2)
-    a1, a2 = torch.exp(m1 - m), torch.exp(m2 - m)
-    return m, l1 * a1 + l2 * a2, o1 * a1 + o2 * a2
+    m = states[0][0]
+    for m_i, _, _ in states[1:]:
+        m = torch.maximum(m, m_i)
+    m_safe = torch.where(torch.isfinite(m), m, torch.zeros_like(m))   # rows no worker saw: avoid -inf - -inf
+    l = torch.zeros_like(states[0][1])
+    o = torch.zeros_like(states[0][2])
+    for m_i, l_i, o_i in states:
+        a = torch.exp(m_i - m_safe)                          # exp(-inf) = 0 for empty states
+        l, o = l + l_i * a, o + o_i * a
+    return m, l, o
     ### END SOLUTION
 
 
 # %% nbgrader={"grade": true, "grade_id": "ex-05-online-softmax-test", "locked": true, "points": 1, "schema_version": 3, "solution": false, "task": false}
-def _state(s_part, v_part):
-    m_ = s_part.max(-1, keepdim=True).values
-    e = torch.exp(s_part - m_)
-    return m_, e.sum(-1, keepdim=True), e @ v_part
-
-_m, _l, _o = merge_states(*_state(s1, vc[:3]), *_state(s2, vc[3:]))
-expect(_o / _l, torch.softmax(s, -1) @ vc, name="merged halves = full attention", rtol=1e-10)
+_gs = torch.Generator().manual_seed(5)
+_s = torch.randn(6, 9, generator=_gs, dtype=torch.float64) * 20   # large scores: no overflow allowed
+_v = torch.randn(9, 4, generator=_gs, dtype=torch.float64)
+_allowed = torch.ones(6, 9, dtype=torch.bool)
+_allowed[:3, 3:6] = False                                    # block 2 is fully masked for queries 0-2
+_ref = torch.softmax(_s.masked_fill(~_allowed, float("-inf")), -1) @ _v   # reference, before the switch-off
+_ref_m = _s.masked_fill(~_allowed, float("-inf")).max(-1, keepdim=True).values
+_states = []
+for _b in range(3):                                          # three workers, three keys each
+    _sb = _s[:, 3 * _b:3 * _b + 3].masked_fill(~_allowed[:, 3 * _b:3 * _b + 3], float("-inf"))
+    _mb = _sb.max(-1, keepdim=True).values
+    _eb = torch.exp(_sb - torch.where(torch.isfinite(_mb), _mb, torch.zeros_like(_mb)))
+    _states.append((_mb, _eb.sum(-1, keepdim=True), _eb @ _v[3 * _b:3 * _b + 3]))
+_off = ("torch.softmax", "torch.Tensor.softmax", "torch.nn.functional.softmax", "torch.logsumexp",
+        "torch.Tensor.logsumexp", "course_lib.attention.chunked_attention",
+        "course_lib.attention.scaled_dot_product_attention", "course_lib.losses.softmax")
+with forbid(*_off, what="the merge of online-softmax states"):
+    _m, _l, _o = merge_states(_states)
+expect(_o / _l, _ref, name="three blocks, one of them empty for some rows = full attention", rtol=1e-10)
 ### BEGIN HIDDEN TESTS
-_s_big = s * 200                                              # scores in the hundreds: no overflow allowed
-_m, _l, _o = merge_states(*_state(_s_big[:, :2], vc[:2]), *_state(_s_big[:, 2:], vc[2:]))
-expect(_o / _l, torch.softmax(_s_big, -1) @ vc, name="large scores", rtol=1e-10)
+_ref2 = torch.softmax(torch.cat([_s[:, 3:6].masked_fill(~_allowed[:, 3:6], float("-inf")), _s[:, :3]], -1), -1) \
+    @ torch.cat([_v[3:6], _v[:3]])
+with forbid(*_off, what="the merge of online-softmax states"):
+    _m2, _l2, _o2 = merge_states(_states[1:2] + _states[:1])     # starts with a state that is empty for rows 0-2
+expect(_o2 / _l2, _ref2, name="an empty state first", rtol=1e-10)
+expect(_m, _ref_m, name="merged maximum")
 ### END HIDDEN TESTS
 
 # %% [markdown]

@@ -20,16 +20,19 @@
 #
 # * **positional encodings**, fixed (sinusoids, plotted) and learnt;
 # * **LayerNorm** and the position-wise **feed-forward network**;
-# * **residual paths**, and the difference between **post-norm** and **pre-norm**, measured;
-# * **encoder** and **decoder** blocks, checked against `torch.nn.TransformerEncoderLayer`/`DecoderLayer` with copied weights;
-# * a complete **encoder-decoder** trained to write numbers in words ("407" → "four hundred seven"),
-#   ≥ 95 % exact on numbers it never saw, in about a minute on a laptop CPU;
-# * its **cross-attention**, shown in the attention widget.
+# * **residual paths**, and the difference between **post-norm** and **pre-norm**, measured in training: an
+#   8-layer stack at a high learning rate, with and without warm-up, three seeds;
+# * **encoder** and **decoder** blocks (drawn as a diagram), checked against
+#   `torch.nn.TransformerEncoderLayer`/`DecoderLayer` with copied weights;
+# * a complete **encoder-decoder** trained to write numbers in words ("407" → "four hundred seven"), with every
+#   digit length equally represented, and scored per length on numbers it never saw;
+# * its **cross-attention**: which digit the decoder reads before each word, measured over the test set.
 #
 # **Prerequisites:** chapters 04 and 05 (attention, multi-head attention); chapter 07's cross-entropy is used
 # as a black box (`F.cross_entropy`).
 #
-# **Time:** about 60 minutes; the notebook runs in about two minutes (the training takes most of it).
+# **Time:** about 60 minutes to read and work through; the notebook runs in about 4 minutes on 2 CPU cores
+# (measured in full mode; the two training experiments take most of it).
 
 # %%
 # Set-up. After `make lab` this does nothing. In Colab, or in a kernel that lacks the course, it
@@ -56,11 +59,13 @@ import torch
 import torch.nn.functional as F
 
 import course_lib
-from course_lib import set_seed, pick
-from course_lib.checks import check, expect
+from course_lib import set_seed, pick, fast_mode
+from course_lib.checks import check, expect, forbid
+from course_lib.datasets import load_text
 from course_lib.attention import causal_mask, padding_mask
 from course_lib import transformer as tf
-from course_lib.widgets import attention_view
+from course_lib.tasks import NumberWords, number_to_words
+from course_lib.widgets import attention_view, plot_attention
 
 set_seed(0)
 torch.set_num_threads(1)   # the models here are tiny: one thread is as fast, and steady on a busy machine
@@ -187,55 +192,176 @@ _ = check(tf.gelu(z), F.gelu(z), name="GELU = x Phi(x) = torch", atol=1e-6)
 #
 # Post-norm normalises the residual stream after every sub-layer; pre-norm leaves the stream alone and
 # normalises only what enters each sub-layer, so the stream grows with depth and a final LayerNorm is
-# needed at the top. Measured on a 12-layer encoder at initialisation: the size of the residual stream
-# after each layer, and the gradient reaching each layer's weights.
+# needed at the top. First the forward pass of a 12-layer encoder at initialisation: the size of the
+# residual stream after each layer.
 
 # %%
-def depth_profile(norm_first, n_layers=12, d=64):
+def stream_std(norm_first, n_layers=12, d=64):
     set_seed(1)
     enc = tf.Encoder(n_layers, d, 4, 4 * d, dropout=0.0, norm_first=norm_first)
-    x = torch.randn(8, 16, d)
-    stds, h = [], x
-    for layer in enc.layers:
-        h = layer(h)
-        stds.append(h.std().item())
-    enc(x).pow(2).mean().backward()
-    grads = [layer.ffn.linear1.weight.grad.norm().item() for layer in enc.layers]
-    return stds, grads
+    h, stds = torch.randn(8, 16, d), []
+    with torch.no_grad():
+        for layer in enc.layers:
+            h = layer(h)
+            stds.append(h.std().item())
+    return stds
 
-profiles = {name: depth_profile(nf) for name, nf in [("post-norm", False), ("pre-norm", True)]}
-fig, axes = plt.subplots(1, 2, figsize=(10, 3.3))
-for name, (stds, grads) in profiles.items():
-    axes[0].plot(range(1, 13), stds, "o-", label=name)
-    axes[1].semilogy(range(1, 13), grads, "o-", label=name)
-axes[0].set(xlabel="layer", ylabel="std of the residual stream", title="activations")
-axes[1].set(xlabel="layer", ylabel="‖grad of W1‖", title="gradient reaching each layer")
-for ax in axes:
-    ax.legend()
+post_std, pre_std = stream_std(False), stream_std(True)
+print("stream std, layers 1 / 12:   post-norm %.2f / %.2f   pre-norm %.2f / %.2f"
+      % (post_std[0], post_std[-1], pre_std[0], pre_std[-1]))
+check(max(abs(s - 1) for s in post_std) < 0.05, True, name="post-norm: stream renormalised to std 1 after every layer")
+_ = check(pre_std[-1] > 1.25 * pre_std[0], True, name="pre-norm: the residual stream grows with depth")
+
+# %% [markdown]
+# ### Post-norm needs a warm-up: measured
+#
+# The practical difference shows in training. Xiong et al. (2020, *On Layer Normalization in the Transformer
+# Architecture*, ICML) argue that at initialisation a post-norm Transformer has large gradients for the
+# parameters near its output, so a large learning rate right from the start makes training unstable, and that
+# this is what the learning-rate **warm-up** of the 2017 paper protects against; pre-norm's gradients are
+# well-behaved at initialisation, so it can train without one. We do not measure their gradient argument here;
+# we measure its consequence. A stack of 8 layers ($d_{model} = 32$, 4 heads, causal self-attention) learns to
+# predict the next character of Shakespeare, with Adam at a learning rate of $10^{-2}$ (high for a Transformer),
+# in four variants: post-norm or pre-norm, with no warm-up or with the rate raised linearly over the first 50
+# steps. Three seeds each.
+
+# %%
+text = load_text("shakespeare")
+chars = sorted(set(text))
+stream = torch.tensor([{c: i for i, c in enumerate(chars)}[c] for c in text[:300_000]])   # (N,) char ids
+unigram = torch.bincount(stream, minlength=len(chars)).float() / len(stream)
+unigram_entropy = -(unigram[unigram > 0] * unigram[unigram > 0].log()).sum().item()   # nats per character
+
+
+class CharStack(torch.nn.Module):
+    """Token + learnt position embeddings, n causal encoder layers, (final LN for pre-norm), a linear read-out."""
+
+    def __init__(self, n_layers, d, norm_first, vocab_size, block):
+        super().__init__()
+        self.tok = torch.nn.Embedding(vocab_size, d)
+        self.pos = tf.LearnedPositionalEncoding(d, block)
+        self.layers = torch.nn.ModuleList(tf.EncoderLayer(d, 4, 4 * d, dropout=0.0, norm_first=norm_first)
+                                          for _ in range(n_layers))
+        self.norm = tf.LayerNorm(d) if norm_first else torch.nn.Identity()
+        self.head = torch.nn.Linear(d, vocab_size)
+
+    def forward(self, ids):
+        h = self.pos(self.tok(ids))                           # (B, T, d)
+        for layer in self.layers:
+            h = layer(h, is_causal=True)
+        return self.head(self.norm(h))                        # (B, T, V)
+
+
+def train_char_stack(norm_first, warmup, seed, steps, lr=1e-2, n_layers=8, d=32, batch=32, block=32):
+    set_seed(seed)
+    model = CharStack(n_layers, d, norm_first, len(chars), block)
+    opt = torch.optim.Adam(model.parameters(), lr=lr, betas=(0.9, 0.98))
+    gen = torch.Generator().manual_seed(seed)
+    curve = []
+    for step in range(steps):
+        for group in opt.param_groups:
+            group["lr"] = lr * min(1.0, (step + 1) / warmup) if warmup else lr
+        starts = torch.randint(len(stream) - block - 1, (batch,), generator=gen)
+        x = torch.stack([stream[s:s + block] for s in starts])           # (B, T)
+        y = torch.stack([stream[s + 1:s + block + 1] for s in starts])   # (B, T) the next characters
+        loss = F.cross_entropy(model(x).flatten(0, 1), y.flatten())
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        curve.append(loss.item())
+    return curve
+
+norm_steps, norm_seeds = pick(150, 30), pick([0, 1, 2], [0])
+variants = [("post-norm", False, 0), ("post-norm + warm-up", False, 50), ("pre-norm", True, 0),
+            ("pre-norm + warm-up", True, 50)]
+t0 = time.time()
+curves = {name: [train_char_stack(nf, warm, seed, norm_steps) for seed in norm_seeds] for name, nf, warm in variants}
+norm_seconds = time.time() - t0
+final = {name: [float(np.mean(c[-20:])) for c in runs] for name, runs in curves.items()}   # mean of the last 20 steps
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+# (fast mode trains 30 steps on one seed: too short to tell the variants apart; the check below is for full mode)
+print(f"{len(variants) * len(norm_seeds)} runs of {norm_steps} steps in {norm_seconds:.0f} s; "
+      f"unigram entropy of the text (the loss of predicting character frequencies) {unigram_entropy:.3f} nats")
+for name, losses_ in final.items():
+    print(f"{name:<20} final loss per seed: " + "  ".join(f"{v:.3f}" for v in losses_))
+fig, ax = plt.subplots(figsize=(6, 3.4))
+for (name, runs), colour in zip(curves.items(), ["C3", "C1", "C0", "C2"]):
+    for i, c in enumerate(runs):
+        ax.plot(np.convolve(c, np.ones(5) / 5, mode="valid"), color=colour, alpha=0.8, label=name if i == 0 else None)
+ax.axhline(unigram_entropy, color="grey", ls=":", label="character frequencies only")
+ax.set(xlabel="step", ylabel="cross-entropy (nats)", title="8 layers, Adam lr 1e-2, 3 seeds")
+ax.legend(fontsize=8)
 fig.tight_layout()
 plt.close(fig)
 fig
 
 # %%
-post_std, pre_std = profiles["post-norm"][0], profiles["pre-norm"][0]
-post_g, pre_g = profiles["post-norm"][1], profiles["pre-norm"][1]
-print("stream std, layers 1 / 12:   post-norm %.2f / %.2f   pre-norm %.2f / %.2f" % (post_std[0], post_std[-1], pre_std[0], pre_std[-1]))
-print("grad spread (max/min layer): post-norm %.1f   pre-norm %.1f" % (max(post_g) / min(post_g), max(pre_g) / min(pre_g)))
-check(max(abs(s - 1) for s in post_std) < 0.05, True, name="post-norm: stream renormalised to std 1 after every layer")
-check(pre_std[-1] > 1.25 * pre_std[0], True, name="pre-norm: the residual stream grows with depth")
-_ = check(max(post_g) / min(post_g) > 3 * max(pre_g) / min(pre_g), True, name="post-norm: gradients far less even across layers")
+others = final["post-norm + warm-up"] + final["pre-norm"] + final["pre-norm + warm-up"]
+if not fast_mode():
+    check(final["post-norm"], [2.577, 3.264, 2.467], name="post-norm without warm-up: the three seeds", atol=0.005)
+    check(max(final["post-norm"]) > unigram_entropy - 0.2, True,
+          name="post-norm without warm-up: one seed stalls near the character-frequency loss")
+    check(min(final["post-norm"]) > max(others), True,
+          name="post-norm without warm-up: every seed ends behind all nine other runs")
+    check(2.35 < min(others) and max(others) < 2.45, True, name="the nine other runs end between 2.35 and 2.45")
+    _ = check(abs(np.mean(final["pre-norm"]) - np.mean(final["pre-norm + warm-up"])) < 0.05, True,
+              name="pre-norm: warm-up changes the final loss by less than 0.05")
 
 # %% [markdown]
-# Post-norm keeps the stream at unit scale, but its gradients reach the layers unevenly, one reason the
-# original Transformer needed a learning-rate warm-up; pre-norm's direct residual path gives more even
-# gradients and trains deep stacks more easily, which is why GPT-2 (chapter 08) uses it.
+# Post-norm without warm-up is the fragile variant: in one of the three seeds it stalls near 3.26 nats, close to
+# the loss of a model that knows only how often each character occurs (3.37), and in the other two it ends
+# behind every other run (2.47 and 2.58 nats, against 2.36 to 2.44 for the nine others). With 50 warm-up steps
+# the same post-norm stack trains like pre-norm, and pre-norm trains with or without warm-up (the warm-up moves
+# its final loss by less than 0.05). This is one experiment at one size and one learning rate, with three
+# seeds, so it shows the phenomenon, not a law: post-norm is the fragile one at high learning rates early in training, which is one
+# reason GPT-2 (chapter 08) and most later models use pre-norm.
 #
 # ## 5. Encoder and decoder blocks
 #
 # An **encoder block** is self-attention + FFN. A **decoder block** has three sub-layers: **causal** self-attention
 # over what has been generated so far, **cross-attention** whose queries come from the decoder and keys/values from
-# the encoder's output (the *memory*), and an FFN. Each of our blocks is checked against PyTorch's with the same
-# weights, in both norm placements.
+# the encoder's output (the *memory*), and an FFN. The diagram shows both in the paper's post-norm form (pre-norm
+# moves each LayerNorm onto the branch, in front of its sub-layer).
+
+# %%
+def draw_block(ax, x0, title, boxes, memory_at=None):
+    """Boxes from bottom to top; each (sub-layer, colour) gets a residual arc and an 'Add & LayerNorm' box."""
+    y = 0.0
+    ax.annotate("", xy=(x0, 0.6), xytext=(x0, -0.2), arrowprops=dict(arrowstyle="->"))
+    ax.text(x0, -0.35, "input (B, T, d_model)", ha="center", va="top", fontsize=8)
+    for name, colour in boxes:
+        y += 0.6
+        ax.add_patch(plt.Rectangle((x0 - 0.9, y), 1.8, 0.55, fc=colour, ec="k"))
+        ax.text(x0, y + 0.27, name, ha="center", va="center", fontsize=8)
+        ax.add_patch(plt.Rectangle((x0 - 0.9, y + 0.8), 1.8, 0.4, fc="#f3e9a6", ec="k"))
+        ax.text(x0, y + 1.0, "Add & LayerNorm", ha="center", va="center", fontsize=8)
+        ax.annotate("", xy=(x0, y + 0.8), xytext=(x0, y + 0.55), arrowprops=dict(arrowstyle="->"))
+        ax.annotate("", xy=(x0 - 0.9, y + 1.0), xytext=(x0 - 0.9, y - 0.15),
+                    arrowprops=dict(arrowstyle="->", connectionstyle="bar,fraction=-0.25", color="grey"))
+        if memory_at == name:
+            ax.annotate("", xy=(x0 + 0.9, y + 0.27), xytext=(x0 + 1.6, y + 0.27), arrowprops=dict(arrowstyle="->"))
+            ax.text(x0 + 1.65, y + 0.27, "memory\n(keys, values)", va="center", fontsize=8)
+        y += 0.6
+        ax.annotate("", xy=(x0, y + 0.6), xytext=(x0, y + 0.2), arrowprops=dict(arrowstyle="->"))
+    ax.text(x0, y + 0.75, title, ha="center", fontsize=10, weight="bold")
+    return y
+
+fig, ax = plt.subplots(figsize=(8, 5.5))
+draw_block(ax, 0.0, "encoder layer (× N)", [("multi-head self-attention", "#cfe3f5"), ("feed-forward", "#d6f0d0")])
+draw_block(ax, 3.6, "decoder layer (× N)", [("causal self-attention", "#cfe3f5"),
+                                            ("cross-attention", "#f5d6cf"), ("feed-forward", "#d6f0d0")],
+           memory_at="cross-attention")
+ax.text(-1.5, 2.2, "grey arcs:\nresiduals", fontsize=8, color="grey")
+ax.set(xlim=(-1.8, 6.2), ylim=(-0.8, 4.6))
+ax.axis("off")
+fig.tight_layout()
+plt.close(fig)
+fig
+
+# %% [markdown]
+# Each of our blocks is checked against PyTorch's with the same weights, in both norm placements.
 
 # %%
 for norm_first in (False, True):
@@ -257,21 +383,37 @@ print("decoder self-attention", tuple(dec.self_weights.shape), " cross-attention
 # %% [markdown]
 # ### Myth, measured: "BERT has an encoder and a decoder"
 #
-# A sentence that appears in many introductions. BERT is **encoder-only**: a stack of the blocks above with no
-# causal mask and no cross-attention; GPT is **decoder-only** (causal self-attention, no cross-attention either);
-# only sequence-to-sequence models such as the original Transformer or T5 have both. We can ask the
-# `transformers` library directly, building a small randomly initialised BERT (nothing is downloaded):
+# A common slip in introductions to these models (we cite none: the point is the slip). BERT is
+# **encoder-only**: a stack of the blocks above with no causal mask and no cross-attention; GPT is
+# **decoder-only** (causal self-attention, no cross-attention either); sequence-to-sequence models such as
+# the original Transformer, T5 or BART have both. A configuration object proves little (it only holds
+# settings), so we look at the modules the `transformers` library actually builds: a small, randomly
+# initialised `BertModel` against a `BartModel`, an encoder-decoder (nothing is downloaded). The test for a
+# decoder is the same for both: a top-level `decoder` part, or any module attending to encoder states.
 
 # %%
 import transformers
 
+def decoder_parts(model, cross_names=("crossattention", "encoder_attn")):
+    """Top-level children, and the modules whose name says they attend to an encoder's output."""
+    children = [name for name, _ in model.named_children()]
+    cross = [n for n, _ in model.named_modules() if n.rsplit(".", 1)[-1] in cross_names]
+    return children, cross
+
 bert = transformers.BertModel(transformers.BertConfig(hidden_size=64, num_hidden_layers=2, num_attention_heads=2,
                                                       intermediate_size=128, vocab_size=100))
-print("top-level parts of BertModel:", [name for name, _ in bert.named_children()])
-cross_modules = [n for n, _ in bert.named_modules() if "crossattention" in n]
-print("is_decoder:", bert.config.is_decoder, " add_cross_attention:", bert.config.add_cross_attention,
-      " cross-attention modules:", len(cross_modules))
-_ = check("decoder" in dict(bert.named_children()) or len(cross_modules) > 0, False, name="BERT has no decoder")
+bart = transformers.BartModel(transformers.BartConfig(d_model=32, encoder_layers=2, decoder_layers=2,
+                                                      encoder_attention_heads=2, decoder_attention_heads=2,
+                                                      encoder_ffn_dim=64, decoder_ffn_dim=64, vocab_size=100,
+                                                      max_position_embeddings=64))
+for name, model in [("BertModel", bert), ("BartModel", bart)]:
+    children, cross = decoder_parts(model)
+    print(f"{name}: top-level parts {children}; modules attending to an encoder: {cross}")
+print("one BERT layer:", [n for n, _ in bert.encoder.layer[0].named_children()],
+      "| its attention:", [n for n, _ in bert.encoder.layer[0].attention.named_children()])
+bert_parts, bart_parts = decoder_parts(bert), decoder_parts(bart)
+check("decoder" in bart_parts[0] and len(bart_parts[1]) == 2, True, name="the test finds BART's decoder (2 cross-attention layers)")
+_ = check("decoder" in bert_parts[0] or len(bert_parts[1]) > 0, False, name="BERT has no decoder")
 
 # %% [markdown]
 # ## 6. A complete encoder-decoder: numbers to words
@@ -279,24 +421,56 @@ _ = check("decoder" in dict(bert.named_children()) or len(cross_modules) > 0, Fa
 # Time to train one. The task is small but a real sequence-to-sequence problem: read a number's digits and
 # write it in English words. Output length differs from input length, and the right word depends on a
 # digit's **position** ("4" is "four", "forty" or "four hundred"), so the decoder must learn where to look
-# in the source: cross-attention. `course_lib.transformer.NumberWords` generates the data; the numbers we
+# in the source: cross-attention. `course_lib.tasks.NumberWords` generates the data; the numbers we
 # test on are never seen in training.
+#
+# How the numbers are drawn matters. Drawn uniformly from 0 .. 999,999, nine in ten would have six digits and a
+# one-digit number would turn up about once in 100,000 draws: the model would never learn "7 → seven", and a test
+# set would hardly contain a short number. So `split` gives every digit length the same share, as far as numbers
+# of that length exist (there are only 10 one-digit and 90 two-digit numbers: a third of them go to the test
+# set, the rest to training), and training draws a digit length uniformly for every example.
 
 # %%
-task = tf.NumberWords()                                        # numbers 0 .. 999,999
-train_numbers, test_numbers = task.split(n_train=20_000, n_test=pick(1000, 200), seed=0)
-for n in [7, 40, 407, 12019, 700070]:
-    print(f"{n:>7} -> {' '.join(tf.number_to_words(n))}")
+# NBVAL_IGNORE_OUTPUT
+# (fast mode holds out fewer test numbers; the next cell checks the split)
+task = NumberWords()                                           # numbers 0 .. 999,999
+train_numbers, test_numbers = task.split(n_train=24_000, n_test=pick(1200, 300), seed=0)
+digits_of = lambda numbers: [len(str(n)) for n in numbers]
+train_by_length = {d: [n for n in train_numbers if len(str(n)) == d] for d in range(1, 7)}
+print("training numbers per digit length:", {d: len(v) for d, v in train_by_length.items()})
+print("test numbers per digit length:    ", {d: digits_of(test_numbers).count(d) for d in range(1, 7)})
+for n in sorted(test_numbers, key=lambda n: (len(str(n)), n))[::pick(150, 40)]:
+    print(f"{n:>7} -> {' '.join(number_to_words(n))}")
 src_train, tgt_train = task.encode_src(train_numbers), task.encode_tgt(train_numbers)
 src_test = task.encode_src(test_numbers)
 print("source", tuple(src_train.shape), "vocabulary", len(task.src_itos), "| target", tuple(tgt_train.shape),
       "vocabulary", len(task.tgt_itos))
 print("first example:", src_train[0].tolist(), "->", tgt_train[0].tolist())
 
+# %%
+n_test_per_length = pick(200, 50)
+check([len(v) for v in train_by_length.values()], [7, 60, 900 - n_test_per_length, 4000, 4000, 4000],
+      name="training numbers per digit length")
+_ = check([digits_of(test_numbers).count(d) for d in range(1, 7)], [3, 30] + [n_test_per_length] * 4,
+          name="test numbers per digit length")
+
 # %% [markdown]
 # The model: 2 encoder and 2 decoder layers, $d_{model} = 64$, 4 heads, sinusoidal positions, post-norm as in the
 # paper. Training is **teacher forcing**: the decoder receives the true words shifted right (starting with `<bos>`)
 # and predicts, at every position at once, the next word; the causal mask stops it from peeking.
+#
+# Two details of the paper's model are in `course_lib.transformer.Transformer`:
+#
+# * **Embeddings times $\sqrt{d_{model}}$.** Section 3.4 of the paper multiplies the embedding weights by
+#   $\sqrt{d_{model}}$ (it shares them with the output layer) and gives no reason; the effect is on scale. Our
+#   embeddings start with entries of standard deviation 1 (torch's default), the sinusoids' entries lie in
+#   $[-1, 1]$, so the factor makes the token part of the sum much larger than the position part at the start
+#   (measured below); training then sets the balance.
+# * **Dropout.** The paper applies dropout ($P_{drop} = 0.1$, section 5.4) to the output of every sub-layer before
+#   the residual addition and to the sum of embeddings and positions; `TransformerConfig` defaults to 0.1 and the
+#   layers also drop attention weights and FFN activations, as `torch.nn.TransformerEncoderLayer` does. Dropout
+#   fights overfitting by training with random parts switched off. We set it to 0.0 for this short run and did
+#   not measure what 0.1 would change here; chapter 08 measures dropout on a GPT.
 
 # %%
 config = tf.TransformerConfig(src_vocab_size=len(task.src_itos), tgt_vocab_size=len(task.tgt_itos), d_model=64,
@@ -305,17 +479,24 @@ config = tf.TransformerConfig(src_vocab_size=len(task.src_itos), tgt_vocab_size=
 set_seed(0)
 model = tf.Transformer(config)
 print(f"{sum(p.numel() for p in model.parameters()):,} parameters")
+with torch.no_grad():
+    token_part = model.src_embed(src_train[:256]) * math.sqrt(config.d_model)     # (256, S, C)
+    position_part = model.src_pos.pe[:task.src_len]                                # (S, C)
+print(f"at initialisation: std of the token part {token_part.std():.2f}, of the position part "
+      f"{position_part.std():.2f} (d_model = {config.d_model}, sqrt = {math.sqrt(config.d_model):.0f})")
 
-steps, batch_size, lr = pick(800, 250), 64, 3e-3
+steps, batch_size, lr = pick(1200, 250), 64, 3e-3
 optimizer = torch.optim.AdamW(model.parameters(), lr=lr, weight_decay=0.01)
 schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr=lr, total_steps=steps, pct_start=0.1)
 gen = torch.Generator().manual_seed(0)
+pools = [torch.tensor([i for i, n in enumerate(train_numbers) if len(str(n)) == d]) for d in range(1, 7)]
 losses = []
 t0 = time.time()
 model.train()
 for step in range(steps):
-    idx = torch.randint(len(train_numbers), (batch_size,), generator=gen)
-    src, tgt = src_train[idx], tgt_train[idx]                  # (B, S), (B, T)
+    lengths = torch.randint(6, (batch_size,), generator=gen)              # a digit length for every example...
+    idx = torch.stack([pools[d][torch.randint(len(pools[d]), (1,), generator=gen)][0] for d in lengths.tolist()])
+    src, tgt = src_train[idx], tgt_train[idx]                  # ...then a number of that length: (B, S), (B, T)
     logits = model(src, tgt[:, :-1])                           # (B, T-1, V): predict tgt[:, 1:]
     loss = F.cross_entropy(logits.flatten(0, 1), tgt[:, 1:].flatten(), ignore_index=task.PAD)
     optimizer.zero_grad()
@@ -325,6 +506,10 @@ for step in range(steps):
     schedule.step()
     losses.append(loss.item())
 train_seconds = time.time() - t0
+
+# %%
+check(float(token_part.std()) > 5 * float(position_part.std()), True,
+      name="sqrt(d_model): the token part starts several times larger than the position part")
 
 # %%
 # NBVAL_IGNORE_OUTPUT
@@ -341,7 +526,8 @@ fig
 # ### Greedy decoding and exact match on unseen numbers
 #
 # At test time there are no true words to feed in. **Greedy decoding** starts from `<bos>`, runs the decoder,
-# appends the most likely word, and repeats until `<eos>`. An answer counts only if **every** word is right.
+# appends the most likely word, and repeats until `<eos>`. An answer counts only if **every** word is right, and
+# we report it per digit length.
 
 # %%
 model.eval()
@@ -349,8 +535,11 @@ t0 = time.time()
 predicted = model.greedy_decode(src_test, bos_id=task.BOS, eos_id=task.EOS, max_len=task.tgt_len)
 decode_seconds = time.time() - t0
 answers = [task.decode_tgt(row) for row in predicted]
-truth = [" ".join(tf.number_to_words(n)) for n in test_numbers]
-exact = np.mean([a == t for a, t in zip(answers, truth)])
+truth = [" ".join(number_to_words(n)) for n in test_numbers]
+hits = np.array([a == t for a, t in zip(answers, truth)])
+exact = hits.mean()
+test_digits = np.array(digits_of(test_numbers))
+per_length = {d: (int(hits[test_digits == d].sum()), int((test_digits == d).sum())) for d in range(1, 7)}
 with torch.no_grad():                                          # teacher-forced accuracy per word, for reference
     tgt_test = task.encode_tgt(test_numbers)
     pred_tokens = model(src_test, tgt_test[:, :-1]).argmax(-1)
@@ -359,30 +548,51 @@ with torch.no_grad():                                          # teacher-forced 
 
 # %%
 # NBVAL_IGNORE_OUTPUT
-# (fast mode trains less; the check below holds each mode to its own bar)
+# (fast mode trains less; the check below holds full mode to its bar)
 print(f"held-out exact match: {exact:.1%} of {len(test_numbers)} numbers; per-word accuracy {token_acc:.1%}")
-for n, a, t in list(zip(test_numbers, answers, truth))[:6]:
-    print(f"{n:>7} -> {a:<60} {'✓' if a == t else '✗ ' + t}")
+print("exact match per digit length:")
+for d, (ok, n) in per_length.items():
+    print(f"  {d} digit{'s' if d > 1 else ' '}: {ok:>3} / {n:<3} = {ok / n:6.1%}")
 wrong = [(n, a, t) for n, a, t in zip(test_numbers, answers, truth) if a != t]
-print(f"{len(wrong)} mistakes", "e.g." if wrong else "", wrong[:3])
+print(f"{len(wrong)} mistakes" + (":" if wrong else ""))
+for n, a, t in sorted(wrong, key=lambda w: (len(str(w[0])), w[0]))[:12]:
+    print(f"  {n:>7}: wrote '{a}'\n  {'':>7}  truth '{t}'")
 
 # %%
-_ = check(exact >= pick(0.95, 0.05) and token_acc >= pick(0.99, 0.75), True,
-      name="held-out exact match and per-word accuracy reach this mode's bar (full: 95 % and 99 %)")
+zero_in_training = bool((tgt_train == task.tgt_stoi["zero"]).any())
+print("the word 'zero' is a training target:", zero_in_training, "| one-digit training numbers:", sorted(train_by_length[1]))
+if not fast_mode():
+    check(exact >= 0.95 and token_acc >= 0.99, True, name="held-out exact match >= 95 % and per-word accuracy >= 99 %")
+    check(all(ok == n for d, (ok, n) in per_length.items() if d >= 2), True,
+          name="every test number of 2 to 6 digits is written exactly right")
+    _ = check(sorted(n for n, _, _ in wrong), [0, 6, 9], name="the only mistakes: the three one-digit test numbers")
+else:
+    _ = check(token_acc > 0.5, True, name="fast mode: the model learnt something (per-word accuracy > 50 %)")
 
 # %% [markdown]
+# Every test number of two to six digits comes out exactly right; the three mistakes are the three one-digit
+# test numbers, and they are instructive. There are only ten one-digit numbers; seven are trained, and the
+# training draws a digit length uniformly, so those seven are seen very often, but they are seven examples of
+# a pattern the model cannot generalise from:
+#
+# * **0** is written as nothing at all: "zero" is spelled only by the number 0, which is in the test set, so the
+#   word never occurs as a training target (printed above) and the model cannot produce it.
+# * **6** and **9** become "sixty six" and "ninety nine": a lone digit at the first position is read the way the
+#   first digit of a two-digit number is, a tens digit, and then the digit is spelled a second time. Held-out
+#   short numbers are the hard case for this model, not long ones.
+#
+# Three test numbers are too few to measure a rate for one digit; what they show is the mechanism.
+#
 # ## 7. Looking at cross-attention
 #
 # Which source digit does the decoder read while writing each word? We run the decoder on one test number
-# with `need_weights=True` and show the cross-attention of both layers and every head. Rows are the decoder's
+# with `need_weights=True` and look at the cross-attention of the **last** decoder layer. Rows are the decoder's
 # input words (the word at row $i$ is used to predict word $i+1$), columns the digits.
-# In the trained model (full mode) the last layer typically reads the digit that the next word spells:
-# the hundreds digit before "hundred", the tens digit before "forty".
 
 # %%
 # NBVAL_IGNORE_OUTPUT
-# (which words the model writes depends on how long it trained: fast mode trains less)
-number = test_numbers[0]
+# (what the model writes and reads depends on how long it trained: fast mode trains less)
+number = max((n for n in test_numbers if len(str(n)) == 6 and str(n)[0] != "0" and n % 1000 >= 100), default=test_numbers[0])
 with torch.no_grad():
     src_one = task.encode_src([number])
     memory, src_pad = model.encode(src_one)
@@ -390,85 +600,230 @@ with torch.no_grad():
     model.decode(out_ids[:, :-1], memory, src_pad, need_weights=True)
 cross_w = model.decoder.cross_weights()[:, 0]                  # (L, H, Tq, Tk) for our one example
 digits = list(str(number))
+last = cross_w[-1, :, :, :len(digits)]                         # (H, Tq, digits): the last layer
 query_words = [task.tgt_itos[i] for i in out_ids[0, :-1].tolist()]
+next_words = query_words[1:] + ["<eos>"]
 print(number, "->", task.decode_tgt(out_ids[0]), "| cross-attention", tuple(cross_w.shape))
-attention_view(cross_w[:, :, :, :len(digits)], digits, query_words, layer_names=["decoder layer 1", "decoder layer 2"],
-               title=f"cross-attention while writing {number}")
+print(f"last decoder layer, mean over heads: the digit each row reads most (position: digit, weight)")
+mean_last = last.mean(0)                                       # (Tq, digits)
+for i, (word, nxt) in enumerate(zip(query_words, next_words)):
+    j = int(mean_last[i].argmax())
+    per_head = [int(last[h, i].argmax()) for h in range(last.shape[0])]
+    print(f"  row {word!r:<12} (predicts {nxt!r:<11}): digit position {j} ('{digits[j]}', {mean_last[i, j]:.2f});"
+          f" per head {per_head}")
+attention_view(last, digits, query_words, title=f"last decoder layer's cross-attention while writing {number}")
 
 # %%
-_ = check(cross_w.sum(-1), torch.ones(cross_w.shape[:-1]), name="2 layers x 4 heads of cross-attention, rows sum to 1", atol=1e-5)
+# NBVAL_IGNORE_OUTPUT
+# (which words the model writes depends on how long it trained: fast mode trains less)
+fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+for layer, ax in enumerate(axes):
+    plot_attention(cross_w[layer, :, :, :len(digits)], digits, query_words, layer=0, head="mean", ax=ax)
+    ax.set_title(f"decoder layer {layer + 1} of 2, mean of heads")
+plt.close(fig)
+fig
 
 # %% [markdown]
+# One number is an anecdote. Over all the six-digit test numbers (teacher-forced on the true words), we ask of
+# every row whose next word spells a digit ("four", "forty", "fourteen"; not "hundred" or "thousand") whether
+# the digit that gets the most weight is the one that word spells, for each layer and head.
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+# (fast mode trains less and holds out fewer numbers)
+TENS_WORDS = {"twenty", "thirty", "forty", "fifty", "sixty", "seventy", "eighty", "ninety"}
+TEENS = {"ten", "eleven", "twelve", "thirteen", "fourteen", "fifteen", "sixteen", "seventeen", "eighteen", "nineteen"}
+
+def spelled_positions(n):
+    """For each word of number_to_words(n): the set of digit positions it spells, or None ('hundred', 'thousand')."""
+    s = str(n)
+    chunks = [(int(s[:-3]), len(s) - 4), (int(s[-3:]), len(s) - 1)] if n >= 1000 else [(n, len(s) - 1)]
+    result = []
+    for c, (value, ones) in enumerate(chunks):                 # ones = position of the chunk's last digit
+        if c == 1 and value == 0:
+            break                                              # "seven hundred thousand": no words after it
+        words = number_to_words(value)
+        for i, w in enumerate(words):
+            if w == "hundred":
+                result.append(None)
+            elif i + 1 < len(words) and words[i + 1] == "hundred":
+                result.append({ones - 2})
+            elif w in TENS_WORDS:
+                result.append({ones - 1})
+            elif w in TEENS:
+                result.append({ones - 1, ones})
+            else:
+                result.append({ones})
+        if c == 0 and n >= 1000:
+            result.append(None)                                # "thousand"
+    return result
+
+six = [n for n in test_numbers if len(str(n)) == 6]
+with torch.no_grad():
+    src6, tgt6 = task.encode_src(six), task.encode_tgt(six)
+    memory6, pad6 = model.encode(src6)
+    model.decode(tgt6[:, :-1], memory6, pad6, need_weights=True)
+    w6 = model.decoder.cross_weights()[..., :6]                # (L, B, H, T, 6 digits)
+n_layers, n_heads_ = w6.shape[0], w6.shape[2]
+hits6 = np.zeros((n_layers, n_heads_ + 1))                     # per layer: each head, then the mean of heads
+rows6 = 0
+for b, n in enumerate(six):
+    for i, spelled in enumerate(spelled_positions(n)):         # row i reads word i and predicts word i + 1 = spelled
+        if spelled is None:
+            continue
+        rows6 += 1
+        for layer in range(n_layers):
+            maps = torch.cat([w6[layer, b, :, i], w6[layer, b, :, i].mean(0, keepdim=True)])   # (H + 1, 6)
+            hits6[layer] += [int(m.argmax()) in spelled for m in maps]
+aligned = hits6 / rows6
+print(f"{rows6} rows that predict a digit word, in {len(six)} six-digit test numbers")
+for layer in range(n_layers):
+    print(f"decoder layer {layer + 1}: most-read digit = the spelled digit in " +
+          "  ".join(f"head {h} {aligned[layer, h]:.0%}" for h in range(n_heads_)) +
+          f"  | mean of heads {aligned[layer, -1]:.0%}")
+
+# %%
+check(cross_w.sum(-1), torch.ones(cross_w.shape[:-1]), name="2 layers x 4 heads of cross-attention, rows sum to 1", atol=1e-5)
+if not fast_mode():
+    check(aligned[-1, -1] > 0.95 and aligned[-1, :-1].min() > 0.75, True,
+          name="last layer: the most-read digit is the spelled one in > 95 % of rows (mean of heads), > 75 % per head")
+    check(aligned[0, -1] < 0.65, True, name="first layer: far less often (< 65 %)")
+    hundreds_rows = [int(mean_last[i].argmax()) for i, nxt in enumerate(next_words) if nxt in ("hundred", "thousand")]
+    _ = check(set(hundreds_rows) <= {0, len(digits) - 1}, True,
+              name="the example: rows that predict 'hundred'/'thousand' read the first or the last digit")
+
+# %% [markdown]
+# What the weights show. In the last decoder layer, a row whose next word spells a digit reads that digit
+# most: in 99 % of such rows for the mean over heads, and in 79 % to 97 % for each single head, over the
+# 200 six-digit test numbers (printed above). The first decoder layer does so far less often (33 % to 57 % per
+# head, 59 % for the mean): the alignment is the last layer's job. Rows whose next word is "hundred" or
+# "thousand", which no digit spells, are left out of the count; in the example they read the first or the last
+# digit. That is all the weights say; which information the decoder takes from the digit it reads, and how the
+# first layer prepares it, attention weights alone do not tell.
+#
 # ## 8. Exercises
 #
-# ### Exercise 1: sinusoidal positions from the formula
+# Each test runs your function with the shortcut switched off (`forbid`): build the piece from the operations
+# the chapter showed.
 #
-# Write `my_sinusoidal(T, d_model)` returning the (T, d_model) table of section 1 (even columns sin, odd columns cos).
+# ### Exercise 1: moving along the positions is a matrix
+#
+# Section 1 checked that shifting by $k$ positions rotates each (sin, cos) pair of the sinusoidal table. Turn that
+# into a matrix: write `shift_matrix(d_model, k)` returning the $(d_{model}, d_{model})$ matrix $R_k$ with
+# $PE_{pos+k} = PE_{pos}\, R_k$ for every position, built from $\sin(k\omega_i)$ and $\cos(k\omega_i)$ with
+# $\omega_i = 10000^{-2i/d_{model}}$ (derive where each of the four entries of a 2 × 2 block goes). The
+# positional-encoding functions are switched off.
 
-# %% nbgrader={"grade": false, "grade_id": "ex-06-sinusoidal", "locked": false, "schema_version": 3, "solution": true, "task": false}
-def my_sinusoidal(T, d_model):
-    """PE[pos, 2i] = sin(pos / 10000^(2i/d)), PE[pos, 2i+1] = cos(pos / 10000^(2i/d))."""
+# %% nbgrader={"grade": false, "grade_id": "ex-06-shift-matrix", "locked": false, "schema_version": 3, "solution": true, "task": false}
+def shift_matrix(d_model, k):
+    """(d_model, d_model) R with PE[pos + k] = PE[pos] @ R (even columns sin, odd columns cos)."""
     ### BEGIN SOLUTION
-    pos = torch.arange(T, dtype=torch.float64)[:, None]
-    freq = 10000.0 ** (-torch.arange(0, d_model, 2, dtype=torch.float64) / d_model)
-    out = torch.zeros(T, d_model, dtype=torch.float64)
-    out[:, 0::2] = torch.sin(pos * freq)
-    out[:, 1::2] = torch.cos(pos * freq)
-    return out.float()
+    omega = 10000.0 ** (-torch.arange(0, d_model, 2, dtype=torch.float64) / d_model)   # (d/2,)
+    c, s = torch.cos(k * omega), torch.sin(k * omega)
+    R = torch.zeros(d_model, d_model, dtype=torch.float64)
+    i = torch.arange(0, d_model, 2)
+    R[i, i], R[i, i + 1] = c, -s           # sin(a + b) = sin a cos b + cos a sin b ...
+    R[i + 1, i], R[i + 1, i + 1] = s, c    # cos(a + b) = cos a cos b - sin a sin b
+    return R.float()
     ### END SOLUTION
 
 
-# %% nbgrader={"grade": true, "grade_id": "ex-06-sinusoidal-test", "locked": true, "points": 1, "schema_version": 3, "solution": false, "task": false}
-expect(my_sinusoidal(100, 64), tf.sinusoidal_positions(100, 64), name="T=100, d=64", atol=1e-5)
+# %% nbgrader={"grade": true, "grade_id": "ex-06-shift-matrix-test", "locked": true, "points": 1, "schema_version": 3, "solution": false, "task": false}
+_pe = tf.sinusoidal_positions(60, 16)                          # reference table, before the switch-off
+_off = ("course_lib.transformer.sinusoidal_positions", "course_lib.transformer.SinusoidalPositionalEncoding",
+        "torch.linalg.lstsq", "torch.linalg.solve", "torch.linalg.pinv", "torch.linalg.inv")
+with forbid(*_off, what="the shift matrix"):
+    _R3 = shift_matrix(16, 3)
+expect(_R3.shape, (16, 16), name="shape (d_model, d_model)")
+expect(_pe[:-3] @ _R3, _pe[3:], name="PE[pos] @ R_3 = PE[pos + 3]", atol=1e-4)
 ### BEGIN HIDDEN TESTS
-expect(my_sinusoidal(7, 6), tf.sinusoidal_positions(7, 6), name="T=7, d=6", atol=1e-5)
+_pe64 = tf.sinusoidal_positions(100, 64)
+with forbid(*_off, what="the shift matrix"):
+    _R10, _R0 = shift_matrix(64, 10), shift_matrix(64, 0)
+expect(_pe64[:-10] @ _R10, _pe64[10:], name="d_model=64, k=10", atol=1e-4)
+expect(_R0, torch.eye(64), name="k=0 is the identity", atol=1e-6)
 ### END HIDDEN TESTS
 
 # %% [markdown]
-# ### Exercise 2: LayerNorm as a function
+# ### Exercise 2: LayerNorm's backward pass, derived
 #
-# Write `layer_norm(x, gamma, beta, eps=1e-5)` normalising over the last axis (biased variance).
+# For $\hat x = (x - \mu)/\sigma$ with $\sigma = \sqrt{\operatorname{var}(x) + \epsilon}$ over the $C$ features
+# (no $\gamma$, $\beta$), derive
+#
+# $$\frac{\partial L}{\partial x} = \frac{1}{\sigma}\Big(g - \operatorname{mean}(g) - \hat x\,\operatorname{mean}(g\,\hat x)\Big),
+# \qquad g = \frac{\partial L}{\partial \hat x},$$
+#
+# (means over the feature axis) and write `layer_norm_backward(x, grad_out, eps=1e-5)`. Autograd is switched off;
+# the test compares with it.
 
-# %% nbgrader={"grade": false, "grade_id": "ex-06-layernorm", "locked": false, "schema_version": 3, "solution": true, "task": false}
-def layer_norm(x, gamma, beta, eps=1e-5):
-    """(x - mean) / sqrt(var + eps) * gamma + beta over the last axis."""
+# %% nbgrader={"grade": false, "grade_id": "ex-06-layernorm-backward", "locked": false, "schema_version": 3, "solution": true, "task": false}
+def layer_norm_backward(x, grad_out, eps=1e-5):
+    """dL/dx for y = (x - mean) / sqrt(var + eps) over the last axis, given g = dL/dy."""
     ### BEGIN SOLUTION
     mu = x.mean(-1, keepdim=True)
-    var = ((x - mu) ** 2).mean(-1, keepdim=True)
-    return (x - mu) / torch.sqrt(var + eps) * gamma + beta
+    sigma = torch.sqrt(((x - mu) ** 2).mean(-1, keepdim=True) + eps)
+    x_hat = (x - mu) / sigma
+    g = grad_out
+    return (g - g.mean(-1, keepdim=True) - x_hat * (g * x_hat).mean(-1, keepdim=True)) / sigma
     ### END SOLUTION
 
 
-# %% nbgrader={"grade": true, "grade_id": "ex-06-layernorm-test", "locked": true, "points": 1, "schema_version": 3, "solution": false, "task": false}
-_g, _b = torch.linspace(0.5, 2.0, 64), torch.linspace(-1.0, 1.0, 64)
-expect(layer_norm(x, _g, _b), F.layer_norm(x, (64,), _g, _b), name="layer_norm = torch", atol=1e-5)
+# %% nbgrader={"grade": true, "grade_id": "ex-06-layernorm-backward-test", "locked": true, "points": 1, "schema_version": 3, "solution": false, "task": false}
+_gx = torch.Generator().manual_seed(6)
+_x = (torch.randn(2, 5, 16, generator=_gx, dtype=torch.float64) * 3 + 1).requires_grad_()
+_up = torch.randn(2, 5, 16, generator=_gx, dtype=torch.float64)
+_ref = torch.autograd.grad(F.layer_norm(_x, (16,), eps=1e-5), _x, _up)[0]   # reference, before the switch-off
+_no_autograd = ("torch.autograd.grad", "torch.Tensor.backward", "torch.autograd.backward", "torch.func.vjp",
+                "torch.autograd.functional.vjp", "torch.autograd.functional.jacobian")
+with forbid(*_no_autograd, what="LayerNorm's backward pass"):
+    _got = layer_norm_backward(_x.detach(), _up)
+expect(_got, _ref, name="dL/dx = autograd", rtol=1e-9)
 ### BEGIN HIDDEN TESTS
-_x = torch.randn(3, 4, 8, dtype=torch.float64) * 100
-expect(layer_norm(_x, torch.ones(8, dtype=torch.float64), torch.zeros(8, dtype=torch.float64), eps=1e-3),
-       F.layer_norm(_x, (8,), eps=1e-3), name="large inputs, other eps", rtol=1e-9)
+_x2 = (torch.randn(4, 8, generator=_gx, dtype=torch.float64) * 100).requires_grad_()
+_up2 = torch.randn(4, 8, generator=_gx, dtype=torch.float64)
+_ref2 = torch.autograd.grad(F.layer_norm(_x2, (8,), eps=1e-3), _x2, _up2)[0]
+with forbid(*_no_autograd, what="LayerNorm's backward pass"):
+    _got2 = layer_norm_backward(_x2.detach(), _up2, eps=1e-3)
+expect(_got2, _ref2, name="large inputs, other eps", rtol=1e-8, atol=1e-14)
 ### END HIDDEN TESTS
 
 # %% [markdown]
-# ### Exercise 3: exact match
+# ### Exercise 3: greedy decoding by hand
 #
-# Write `exact_match(predicted_ids, numbers)`: the fraction of rows of `predicted_ids` (the output of
-# `greedy_decode`) whose decoded words equal the words of the corresponding number. Use `task.decode_tgt` and
-# `tf.number_to_words`.
+# Write `my_greedy_decode(model, src, max_len)` with the two halves of the trained model: `model.encode(src)`
+# once, then `model.decode(out, memory, src_pad)` step by step, appending the most likely word until every row
+# has written `<eos>` or `max_len` words were added. Rows that are done get `<pad>` (`task.PAD`); return the
+# (B, ≤ max_len + 1) ids starting with `<bos>`. `Transformer.greedy_decode` is switched off.
 
-# %% nbgrader={"grade": false, "grade_id": "ex-06-exact-match", "locked": false, "schema_version": 3, "solution": true, "task": false}
-def exact_match(predicted_ids, numbers):
-    """Fraction of rows decoded to exactly the right words."""
+# %% nbgrader={"grade": false, "grade_id": "ex-06-greedy-decode", "locked": false, "schema_version": 3, "solution": true, "task": false}
+def my_greedy_decode(model, src, max_len):
+    """Greedy decoding: (B, S) source ids -> (B, <= max_len + 1) target ids starting with <bos>."""
     ### BEGIN SOLUTION
-    hits = [task.decode_tgt(row) == " ".join(tf.number_to_words(n)) for row, n in zip(predicted_ids, numbers)]
-    return sum(hits) / len(hits)
+    with torch.no_grad():
+        memory, src_pad = model.encode(src)
+        out = torch.full((src.shape[0], 1), task.BOS, dtype=torch.long)
+        done = torch.zeros(src.shape[0], dtype=torch.bool)
+        for _ in range(max_len):
+            nxt = model.decode(out, memory, src_pad)[:, -1].argmax(-1).masked_fill(done, task.PAD)
+            out = torch.cat([out, nxt[:, None]], dim=1)
+            done |= nxt == task.EOS
+            if done.all():
+                break
+    return out
     ### END SOLUTION
 
 
-# %% nbgrader={"grade": true, "grade_id": "ex-06-exact-match-test", "locked": true, "points": 1, "schema_version": 3, "solution": false, "task": false}
-expect(exact_match(task.encode_tgt([5, 407]), [5, 407]), 1.0, name="true targets score 1")
-expect(exact_match(task.encode_tgt([5, 407]), [5, 408]), 0.5, name="one of two wrong")
+# %% nbgrader={"grade": true, "grade_id": "ex-06-greedy-decode-test", "locked": true, "points": 1, "schema_version": 3, "solution": false, "task": false}
+_src = src_test[:40]
+_ref = model.greedy_decode(_src, bos_id=task.BOS, eos_id=task.EOS, max_len=task.tgt_len)   # before the switch-off
+with forbid("course_lib.transformer.Transformer.greedy_decode", what="greedy decoding"):
+    _got = my_greedy_decode(model, _src, task.tgt_len)
+expect(_got, _ref, name="the same words as Transformer.greedy_decode")
 ### BEGIN HIDDEN TESTS
-expect(exact_match(predicted, test_numbers), float(exact), name="the trained model's score")
+_ref3 = model.greedy_decode(_src, bos_id=task.BOS, eos_id=task.EOS, max_len=3)
+with forbid("course_lib.transformer.Transformer.greedy_decode", what="greedy decoding"):
+    _got3 = my_greedy_decode(model, _src, 3)
+expect(_got3, _ref3, name="cut at max_len=3")
 ### END HIDDEN TESTS
 
 # %% [markdown]
@@ -483,7 +838,7 @@ expect(exact_match(predicted, test_numbers), float(exact), name="the trained mod
 # | post-norm / pre-norm | $\text{LN}(x + f(x))$ / $x + f(\text{LN}(x))$ | `EncoderLayer(norm_first=...)`, `DecoderLayer(...)` |
 # | stacks | N layers (+ final LN for pre-norm) | `Encoder`, `Decoder` |
 # | encoder-decoder | embeddings·√d + positions → encoder → decoder → logits | `Transformer`, `TransformerConfig`, `greedy_decode` |
-# | toy task | digits → English words | `NumberWords`, `number_to_words` |
+# | toy task | digits → English words, every digit length equally represented | `course_lib.tasks.NumberWords`, `number_to_words` |
 #
 # The blocks are tested against `torch.nn.LayerNorm`, `torch.nn.TransformerEncoderLayer` and
 # `TransformerDecoderLayer` with copied weights, in both norm placements and with ReLU and GELU
