@@ -27,8 +27,8 @@
 # **Prerequisites:** chapter 01 (vocabulary, embedding lookup, cosine similarity); derivatives
 # and the chain rule; a first look at torch tensors.
 #
-# **Time:** about 75 minutes to read and experiment. The notebook runs in about 5 minutes on a
-# laptop CPU (about a minute with `COURSE_FAST=1`, which trains for one epoch only).
+# **Time:** about 75 minutes to read and experiment. The full-mode run time of this version is
+# still to be measured; with `COURSE_FAST=1` (one epoch of training) it runs in about 25 seconds.
 
 # %%
 # Set-up. After `make lab` this does nothing. In Colab, or in a kernel that lacks the course, it
@@ -57,7 +57,8 @@ import course_lib
 from course_lib import set_seed, pick, fast_mode
 from course_lib.checks import check, expect, numerical_gradient
 from course_lib.datasets import load_sentences, load_similarity, load_analogies
-from course_lib.evaluation import WordVectors, evaluate_similarity, evaluate_analogies
+from course_lib.evaluation import (WordVectors, evaluate_similarity, evaluate_analogies,
+                                  evaluate_analogies_by_section)
 from course_lib import word2vec as w2v
 from course_lib.text import build_vocab
 
@@ -76,7 +77,7 @@ plt.rcParams["figure.dpi"] = 80
 # must make similar predictions.
 #
 # Our text is a sample of English Wikipedia: articles, lower-cased, punctuation removed.
-# (Fast mode uses the same text and trains for one epoch instead of five.)
+# (Fast mode uses the same text and trains for one epoch instead of fifteen.)
 
 # %%
 articles = load_sentences("wiki")
@@ -109,7 +110,9 @@ print("ids", ids.shape, ids.dtype, " doc", doc.shape)
 # * **skip-gram** predicts each context word $o$ from the centre word $c$:
 #   $\;P(o \mid c) = \dfrac{\exp(u_o^\top v_c)}{\sum_{w=1}^{V} \exp(u_w^\top v_c)}$;
 # * **CBOW** (continuous bag of words) predicts the centre from the **mean** of its context
-#   vectors $h = \frac{1}{2m}\sum_{j} v_{c_j}$: $\;P(c \mid \text{context}) = \mathrm{softmax}(U h)_c$.
+#   vectors, $h = \frac{1}{|C|}\sum_{j \in C} v_j$ over the set $C$ of context words actually
+#   present (at most $2m$; fewer at the edge of a sentence or when the window is shrunk, see below):
+#   $\;P(c \mid C) = \mathrm{softmax}(U h)_c$.
 #
 # Training maximises the log-probability of what was actually seen, i.e. it minimises
 #
@@ -176,7 +179,10 @@ assert check(np.abs(measured - theory).max() < 0.02, True, name="shrunk window m
 #
 # $$ P_{\text{keep}}(w) = \min\!\left(1,\; \Big(\sqrt{f(w)/t} + 1\Big)\,\frac{t}{f(w)}\right), $$
 #
-# the formula of the C tool and of gensim (the paper printed a slightly different one).
+# the formula of the C tool and of gensim (the paper printed a slightly different one). Where does
+# dropping start? Write $x = f(w)/t$: $P_{\text{keep}} < 1$ exactly when $(\sqrt{x} + 1)/x < 1$,
+# i.e. $x - \sqrt{x} - 1 > 0$, i.e. $\sqrt{x} > \frac{1 + \sqrt 5}{2}$: a word is thinned out only
+# once its count passes $\varphi^2\, t \approx 2.618\, t$ (with $\varphi$ the golden ratio), not at $t$.
 
 # %%
 keep = w2v.keep_probabilities(vocab.counts, sample=1e-3)
@@ -185,6 +191,11 @@ for w in ["the", "of", "city", "music"]:
     i = vocab.index[w]
     print(f"{w:>6}: count {vocab.counts[i]:6d}  keep {keep[i]:.3f}")
 print(f"expected tokens kept per epoch: {keep[ids].sum():,.0f} of {len(ids):,}")
+phi2 = ((1 + 5**0.5) / 2) ** 2
+kept_all, thinned = vocab.counts[keep == 1], vocab.counts[keep < 1]
+print(f"t = {t:.1f}; every word up to count {kept_all.max()} is always kept, thinning starts at count "
+      f"{thinned.min()} = {thinned.min() / t:.2f} t (phi^2 t = {phi2 * t:.1f})")
+assert check(bool(kept_all.max() <= phi2 * t < thinned.min()), True, name="dropping starts at phi^2 t, not at t")
 
 # %% [markdown]
 # Does our formula agree with gensim's? gensim stores each word's keep probability as a 32-bit
@@ -201,8 +212,10 @@ assert check(keep, g_keep, name="keep probabilities == gensim's", atol=1e-7)
 # %%
 fig, ax = plt.subplots(figsize=(6, 3.6))
 ax.semilogx(vocab.counts, keep, ".", ms=3)
-ax.axvline(t, color="gray", lw=1, ls="--")
-ax.annotate("threshold t", (t, 0.5), xytext=(5, 0), textcoords="offset points", color="gray")
+ax.axvline(t, color="gray", lw=1, ls=":")
+ax.annotate("t", (t, 0.3), xytext=(-10, 0), textcoords="offset points", color="gray")
+ax.axvline(phi2 * t, color="gray", lw=1, ls="--")
+ax.annotate("dropping starts: 2.62 t", (phi2 * t, 0.5), xytext=(5, 0), textcoords="offset points", color="gray")
 for w in ["the", "of", "city"]:
     i = vocab.index[w]
     ax.annotate(w, (vocab.counts[i], keep[i]), xytext=(-8, 6), textcoords="offset points")
@@ -336,6 +349,29 @@ caught = not check(wrong, numeric, name="a gradient without the -1", rtol=1e-6, 
 assert caught
 
 # %% [markdown]
+# ### The CBOW gradient
+#
+# CBOW scores the centre word $c$ and the noise words against the mean $h$ of the context vectors:
+#
+# $$ J_{\text{CBOW}} = -\log\sigma(u_c^\top h) - \sum_{k=1}^{K} \log\sigma(-u_{n_k}^\top h),
+# \qquad h = \frac{1}{|C|}\sum_{j \in C} v_j . $$
+#
+# This is the SGNS loss with $v_c$ replaced by $h$, so the gradients with respect to $h$ and to the
+# output vectors are the ones above with $h$ in place of $v_c$:
+#
+# $$ \frac{\partial J}{\partial h} = (\sigma(u_c^\top h) - 1)\, u_c + \sum_k \sigma(u_{n_k}^\top h)\, u_{n_k},
+# \qquad \frac{\partial J}{\partial u_c} = (\sigma(u_c^\top h) - 1)\, h,
+# \qquad \frac{\partial J}{\partial u_{n_k}} = \sigma(u_{n_k}^\top h)\, h . $$
+#
+# One more link of the chain rule takes the gradient from $h$ to each context vector $v_j$ (what
+# is $\partial h / \partial v_j$?): exercise 2.1 asks you to finish the derivation and check it
+# with finite differences. One practical detail: the C tool and gensim (with its default
+# `cbow_mean=1`) do **not** follow that last link; they move every context vector by the full
+# $-\eta\, \partial J / \partial h$. Exercise 2.1 also makes you measure how much bigger that
+# step is than the true gradient step. `course_lib` does as the C tool does, so that its CBOW can
+# be compared with gensim's (`tests/test_word2vec.py` checks its CBOW step against these formulas).
+
+# %% [markdown]
 # ## 7. The torch trainer
 #
 # `course_lib.word2vec.train_word2vec` puts the pieces together. Per epoch it draws a fresh
@@ -343,7 +379,9 @@ assert caught
 # then runs **batched SGD** in torch: for a batch of a thousand windows it gathers the vectors,
 # computes the gradients above (by hand, no autograd), and adds $-\eta \cdot \text{gradient}$ into
 # the rows that were used (`index_add_`). The learning rate $\eta$ falls linearly from 0.025 to
-# 0.0001, as in the C tool and gensim. Input vectors start small and random, output vectors at zero.
+# 0.0001 for skip-gram, as in the C tool and gensim; for CBOW the C tool starts at 0.05 (gensim
+# keeps 0.025 for both), and `course_lib` follows the C tool. Input vectors start small and
+# random, output vectors at zero.
 #
 # Two engineering details make it fast, and neither changes the objective:
 #
@@ -356,15 +394,46 @@ assert caught
 #   $K$ negative terms in the loss. Windows of equal reach $b$ are batched together, so no work
 #   is spent on padding.
 #
-# The settings are word2vec's defaults: 100 dimensions, window 5, 5 negatives, sample $10^{-3}$.
+# Batches make the trainer fast, at a price: a batch adds up the steps of all its windows, and a
+# frequent word that sits in hundreds of windows of one batch receives hundreds of steps at once.
+# With 1,024 windows per batch that is harmless; with 4,096 skip-gram windows the sum overshoots
+# and the loss explodes, and `train_word2vec` stops with an error that says so:
 
 # %%
-EPOCHS = pick(5, 1)
+try:
+    w2v.train_word2vec(articles, sg=True, batch_size=4096, epochs=1, progress=False)
+    diverged = False
+except ValueError as err:
+    diverged = True
+    print("ValueError:", err)
+assert check(diverged, True, name="4,096 skip-gram windows per batch: the run blows up and stops")
+
+# %% [markdown]
+# The settings are word2vec's defaults: 100 dimensions, window 5, 5 negatives, sample $10^{-3}$,
+# and 15 epochs over our small corpus. After each epoch we record two numbers about the vectors
+# (section 8 explains the first): the mean cosine between random pairs of words, and the
+# WordSim353 score.
+
+# %%
+EPOCHS = pick(15, 1)
 settings = dict(vector_size=100, window=5, negative=5, sample=1e-3, min_count=5, epochs=EPOCHS, seed=0)
+ws353, simlex, analogies = load_similarity("wordsim353"), load_similarity("simlex999"), load_analogies()
+pair_rng = np.random.default_rng(0)
+random_pairs = pair_rng.choice(len(vocab), size=(5000, 2))
+random_pairs = random_pairs[random_pairs[:, 0] != random_pairs[:, 1]]   # (n, 2) two different words
+
+
+def mean_random_cosine(wv):
+    u = wv.unit_vectors
+    return float(np.mean(np.sum(u[random_pairs[:, 0]] * u[random_pairs[:, 1]], axis=1)))
+
+
+by_epoch = []
 set_seed(0)
-t0 = time.perf_counter()
-wv_sg = w2v.train_word2vec(articles, sg=True, progress=False, **settings)
-time_sg = time.perf_counter() - t0
+wv_sg = w2v.train_word2vec(articles, sg=True, progress=False, **settings,
+                           on_epoch=lambda e, wv: by_epoch.append((e, mean_random_cosine(wv),
+                                                                   evaluate_similarity(wv, ws353)[0])))
+time_sg = wv_sg.info["seconds"]          # training only, without the scoring after each epoch
 print(wv_sg)
 
 # %%
@@ -373,9 +442,13 @@ print(f"skip-gram, {EPOCHS} epochs: {time_sg:.1f} s, {wv_sg.info['words_per_seco
 print("loss per pair, by epoch:", np.round(wv_sg.info["loss_per_epoch"], 3))
 
 # %%
+# NBVAL_IGNORE_OUTPUT
+# full mode asserts the numbers the text states (fast mode trains too little)
 losses = wv_sg.info["loss_per_epoch"]
 check(wv_sg.vectors.shape, (len(vocab), 100), name="one 100-d vector per vocabulary word")
-assert check(bool(losses[-1] < 6 * np.log(2)), True, name="loss per pair below its starting value 6 ln 2")
+if not fast_mode():
+    assert check(bool(np.all(np.diff(losses) < 0) and losses[-1] < 0.85 * losses[0]), True,
+                 name="the loss per pair falls every epoch, by more than 15% in all")
 
 # %% [markdown]
 # At the start all output vectors are zero, so every score is 0 and each of the $1 + K = 6$ terms
@@ -401,24 +474,101 @@ plt.show()
 
 # %%
 # NBVAL_IGNORE_OUTPUT
-for word in ["france", "music", "war", "three", "king"]:
+probe_words = ["france", "music", "war", "three", "king", "january"]
+for word in probe_words:
     print(f"{word:>7}:", ", ".join(f"{w} ({s:.2f})" for w, s in wv_sg.most_similar(word, topn=6)))
 
 # %%
+# NBVAL_IGNORE_OUTPUT
+# full mode asserts the numbers the text states (fast mode trains too little)
 sims = wv_sg.unit_vectors @ wv_sg.unit_vectors[wv_sg.index["three"]]
 assert check(wv_sg.most_similar("three", topn=1)[0][0], wv_sg.words[np.argsort(-sims)[1]],
       name="most_similar = largest cosine, the word itself excluded")
+if not fast_mode():
+    top = {w: [n for n, _ in wv_sg.most_similar(w, topn=5)] for w in probe_words}
+    assert check(bool({"four", "two", "five", "six"} & set(top["three"][:2]) and "spain" in top["france"]
+                      and "civil" in top["war"]), True, name="numbers near numbers, spain near france, civil near war")
 
 # %% [markdown]
+# Numbers sit next to numbers, countries next to countries, months next to months. Some
+# neighbours only make sense once you know the corpus: our 106 articles include a long one on
+# anarchism, so *france* meets the French federations and unions it discusses, and *king* meets
+# the kings and sultans of a few history articles. Vectors learn the company words keep **in this
+# text**, nothing more.
+#
+# ### A direction that every word shares
+#
+# Look at the cosines themselves. Two words picked at random should be unrelated, with a cosine
+# near 0 (chapter 01 measured $0 \pm 1/\sqrt{d}$ for random vectors). Trained vectors are not like
+# that, and the training cell recorded how it changes, epoch by epoch:
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+epochs_seen, cos_by_epoch, ws_by_epoch = (np.array(c) for c in zip(*by_epoch))
+print("epoch                  ", epochs_seen)
+print("mean cosine, random pairs", cos_by_epoch.round(2))
+print("WordSim353               ", ws_by_epoch.round(2))
+fig, ax = plt.subplots(figsize=(6, 3.4))
+ax.plot(epochs_seen, cos_by_epoch, "o-", label="mean cosine of random word pairs")
+ax.plot(epochs_seen, ws_by_epoch, "s-", label="WordSim353 Spearman rho")
+ax.set_xlabel("epoch")
+ax.set_title("A shared direction fades as the vectors learn")
+ax.legend()
+plt.show()
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+# full mode asserts the numbers the text states (fast mode trains too little)
+if not fast_mode():
+    assert check(bool(cos_by_epoch[0] > 0.9 and cos_by_epoch[-1] < 0.35), True,
+                 name="random pairs: mean cosine above 0.9 after epoch 1, below 0.35 after 15")
+    assert check(bool(ws_by_epoch[9] > 0.5 and abs(ws_by_epoch[-1] - ws_by_epoch[9]) < 0.02), True,
+                 name="WordSim353 passes 0.5 by epoch 10 and then hardly moves")
+
+# %% [markdown]
+# After one epoch two random words have a mean cosine above 0.9: all vectors point into a narrow
+# cone around one common direction, so every cosine is large and a list of neighbours with
+# cosines of 0.9 says almost nothing. One reading of why: every word is trained against noise
+# words drawn from one and the same distribution, and against the same few frequent context
+# words, so all input vectors receive pushes along the same few output vectors, and those shared
+# pushes add up to a common part. Each word's own contexts pull the vectors apart more slowly,
+# which is what the next epochs do: the mean cosine falls to about 0.27 while WordSim353 climbs
+# past 0.5 and levels off by epoch 10. That is why this chapter trains for 15 epochs: stop early
+# and the neighbours are dominated by the shared direction.
+#
+# The common part can also be removed directly: subtract the **mean vector** of the vocabulary
+# from every word vector before comparing them.
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+wv_centred = WordVectors(wv_sg.words, wv_sg.vectors - wv_sg.vectors.mean(axis=0))
+cos_raw, cos_centred = mean_random_cosine(wv_sg), mean_random_cosine(wv_centred)
+ws_raw, ws_centred = evaluate_similarity(wv_sg, ws353)[0], evaluate_similarity(wv_centred, ws353)[0]
+print(f"mean cosine of random pairs: {cos_raw:.3f} as trained, {cos_centred:.3f} after removing the mean")
+print(f"WordSim353:                  {ws_raw:.3f} as trained, {ws_centred:.3f} after removing the mean")
+print("king, mean removed:", ", ".join(f"{w} ({s:.2f})" for w, s in wv_centred.most_similar("king", topn=6)))
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+# full mode asserts the numbers the text states (fast mode trains too little)
+if not fast_mode():
+    assert check(bool(cos_centred < 0.05 and abs(ws_centred - ws_raw) < 0.03), True,
+                 name="removing the mean: random cosines near 0, WordSim353 almost unchanged")
+
+# %% [markdown]
+# After 15 epochs the common part no longer matters much: removing it brings random cosines to
+# about 0, but it changes WordSim353 by less than 0.03 and leaves the neighbours of *king* almost
+# as they were. The neighbours shown above are as good as this corpus allows.
+#
 # ### Analogies, and a myth
 #
 # > **Myth, measured: "king − man + woman = queen".**
 # >
-# > The famous example is usually told as exact vector arithmetic. Two things are left out: the
-# > published method (3CosAdd) **excludes the three input words** from the answers, because the
-# > vector $\hat v_{king} - \hat v_{man} + \hat v_{woman}$ is often nearest to an input word itself;
-# > and the example needs vectors trained on billions of words. Here is what the arithmetic gives
-# > on our half a million words, with and without the exclusion:
+# > The famous example is usually told as exact vector arithmetic. What is left out: the way
+# > analogies are scored (3CosAdd) **excludes the three input words** from the answers, both in the
+# > word2vec C tool's own scoring program (`compute-accuracy.c`) and in gensim, because the vector
+# > $\hat v_{king} - \hat v_{man} + \hat v_{woman}$ is often nearest to an input word itself. Here
+# > is what the arithmetic gives on our vectors, with and without the exclusion:
 
 # %%
 # NBVAL_IGNORE_OUTPUT
@@ -426,19 +576,27 @@ u = wv_sg.unit_vectors
 target = u[wv_sg.index["king"]] - u[wv_sg.index["man"]] + u[wv_sg.index["woman"]]
 target /= np.linalg.norm(target)
 raw_ranking = [wv_sg.words[i] for i in np.argsort(-(u @ target))[:5]]
+excluded_ranking = [w for w, _ in wv_sg.analogy("man", "king", "woman", topn=5)]
 print("nearest to king - man + woman, nothing excluded:", raw_ranking)
-print("3CosAdd, inputs excluded:                        ", [w for w, _ in wv_sg.analogy("man", "king", "woman", topn=5)])
-if "queen" in wv_sg:
-    print("rank of 'queen' with nothing excluded:", [wv_sg.words[i] for i in np.argsort(-(u @ target))].index("queen") + 1)
-
-# %% [markdown]
-# On this corpus the answer is not *queen* at all (look at its rank). One example proves little,
-# though. Over all the questions of the Google analogy set whose four words we know, how often is
-# the nearest word to $b - a + c$, with nothing excluded, one of $a, b, c$, and how often the answer?
+print("3CosAdd, inputs excluded:                        ", excluded_ranking)
 
 # %%
 # NBVAL_IGNORE_OUTPUT
-questions = [tuple(w.lower() for w in q[1:]) for q in load_analogies()]
+# full mode asserts the numbers the text states (fast mode trains too little)
+if not fast_mode():
+    assert check((raw_ranking[0], excluded_ranking[0]), ("king", "queen"),
+                 name="nothing excluded: king itself; inputs excluded: queen")
+
+# %% [markdown]
+# With nothing excluded the "answer" is *king*, the word we started from: $\hat v_{woman} - \hat v_{man}$
+# is a small correction and the sum stays closest to $\hat v_{king}$. Only with the inputs excluded
+# does *queen* come out. One example proves little, though. Over all the questions of the Google
+# analogy set whose four words we know, how often is the nearest word to $b - a + c$, with nothing
+# excluded, one of $a, b, c$, and how often the answer?
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+questions = [tuple(w.lower() for w in q[1:]) for q in analogies]
 known = np.array([[wv_sg.index[w] for w in q] for q in questions if all(w in wv_sg for w in q)])  # (Q, 4)
 targets = u[known[:, 1]] - u[known[:, 0]] + u[known[:, 2]]                 # (Q, d)
 nearest = np.argmax(targets @ u.T, axis=1)                                  # (Q,)
@@ -448,14 +606,46 @@ print(f"{len(known):,} questions: the nearest word is an input word in {share_in
       f"the right answer in {share_right:.1%}")
 
 # %%
-assert check(bool(share_input > 3 * share_right), True,
-             name="without exclusion, an input word wins far more often than the right answer")
+# NBVAL_IGNORE_OUTPUT
+# full mode asserts the numbers the text states (fast mode trains too little)
+if not fast_mode():
+    assert check(bool(share_input > 0.8 and share_right < 0.01), True,
+                 name="without exclusion, an input word wins most questions and the answer almost none")
 
 # %% [markdown]
 # The Google analogy set has 19,544 questions "a is to b as c is to d" in 14 sections
 # (capitals, currencies, plurals, tenses...). `evaluate_analogies` follows gensim's rules exactly:
 # only the 30,000 most frequent words take part, questions with an unknown word are **skipped**
-# (so report the coverage too), and the input words are excluded.
+# (so report the coverage too), and the input words are excluded. Section by section:
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+sections = evaluate_analogies_by_section(wv_sg, analogies)
+print(f"{'section':28s} {'covered':>8s} {'right':>6s} {'accuracy':>9s}")
+for name, (right, covered) in sections.items():
+    print(f"{name:28s} {covered:8d} {right:6d} {right / covered:9.1%}")
+for a, b, c, d in [("man", "woman", "king", "queen"), ("he", "she", "his", "her"),
+                   ("madrid", "spain", "paris", "france"), ("good", "better", "small", "smaller")]:
+    print(f"{a} : {b} :: {c} : {wv_sg.analogy(a, b, c)[0][0]}   (expected {d})")
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+# full mode asserts the numbers the text states (fast mode trains too little)
+if not fast_mode():
+    worked = [wv_sg.analogy(a, b, c)[0][0] == d for a, b, c, d in
+              [("man", "woman", "king", "queen"), ("he", "she", "his", "her"),
+               ("madrid", "spain", "paris", "france"), ("good", "better", "small", "smaller")]]
+    assert check(worked, [True] * 4, name="four analogies that work")
+    assert check(bool(sections["gram3-comparative"][0] >= 15 and sections["currency"][0] == 0
+                      and sections["gram1-adjective-to-adverb"][0] == 0), True,
+                 name="comparatives work sometimes; currencies and adverbs never")
+
+# %% [markdown]
+# The analogies that work come from frequent words and regular patterns: *he/she*, *his/her*,
+# a few capitals, comparatives (*good : better :: small : smaller*). Currencies and adjective-to-
+# adverb questions (*calm : calmly*) never work here: their words are rare or absent from 106
+# articles. Overall accuracy is a few percent of the covered questions (below); vectors trained on
+# billions of words answer most of them.
 #
 # ### Word similarity against human judgements
 #
@@ -465,9 +655,6 @@ assert check(bool(share_input > 3 * share_right), True,
 # to learn from co-occurrence.
 
 # %%
-ws353, simlex, analogies = load_similarity("wordsim353"), load_similarity("simlex999"), load_analogies()
-
-
 def scores(wv):
     rho_ws, cov_ws = evaluate_similarity(wv, ws353)
     rho_sl, cov_sl = evaluate_similarity(wv, simlex)
@@ -485,10 +672,18 @@ print(f"coverage: WS353 {ours_sg['coverage'][0]:.0%}, SimLex {ours_sg['coverage'
 print(f"skip-gram: WS353 rho = {ours_sg['WS353']:.3f}, SimLex rho = {ours_sg['SimLex']:.3f}, "
       f"analogy accuracy = {ours_sg['analogy']:.1%} of covered questions")
 
+# %%
+# NBVAL_IGNORE_OUTPUT
+# full mode asserts the numbers the text states (fast mode trains too little)
+if not fast_mode():
+    assert check(bool(0.50 <= ours_sg["WS353"] <= 0.56 and 0.22 <= ours_sg["SimLex"] <= 0.28
+                      and 0.02 <= ours_sg["analogy"] <= 0.06), True,
+                 name="WS353 about 0.53, SimLex about 0.25, analogies a few percent")
+
 # %% [markdown]
-# Half a million words is a tiny corpus (the published vectors saw billions): expect WordSim353
-# around 0.5, SimLex around 0.25 and a few percent of analogies. The numbers are still far above
-# what random vectors give:
+# Half a million words is a tiny corpus (the published vectors saw billions), and 15 epochs give
+# WordSim353 about 0.53, SimLex about 0.25 and a few percent of the analogies. Random vectors score
+# about 0:
 
 # %%
 random_wv = WordVectors(wv_sg.words, np.random.default_rng(0).normal(size=wv_sg.vectors.shape))
@@ -526,19 +721,20 @@ plt.show()
 # ## 9. CBOW, and the comparison with gensim
 #
 # We now train CBOW with our trainer, and both models with **gensim** on the same articles with
-# the same settings (gensim uses 2 worker threads; our trainer one). gensim's C inner loop
-# updates the vectors after every pair with its own noise words; ours updates after every batch
-# of a thousand windows whose pairs share noise words. Same objective, different engineering: the
-# scores should be close, not identical.
+# the same settings, including the C tool's learning rates (0.025 for skip-gram, 0.05 for CBOW;
+# gensim uses 2 worker threads, our trainer one). gensim's C inner loop updates the vectors after
+# every pair with its own noise words; ours updates after every batch of a thousand windows whose
+# pairs share noise words. Same objective, different engineering: the scores should be close, not
+# identical.
 
 # %%
 set_seed(0)
-wv_cbow = w2v.train_word2vec(articles, sg=False, progress=False, **settings)
+wv_cbow = w2v.train_word2vec(articles, sg=False, progress=False, **settings)   # lr 0.05, the C tool's
 results = {"course skip-gram": (ours_sg, time_sg), "course CBOW": (scores(wv_cbow), wv_cbow.info["seconds"])}
 for sg, name in [(1, "gensim skip-gram"), (0, "gensim CBOW")]:
     t0 = time.perf_counter()
-    g = Word2Vec(articles, sg=sg, workers=2, **{k: v for k, v in settings.items() if k != "epochs"},
-                 epochs=EPOCHS)
+    g = Word2Vec(articles, sg=sg, workers=2, alpha=0.025 if sg else 0.05,
+                 **{k: v for k, v in settings.items() if k != "epochs"}, epochs=EPOCHS)
     results[name] = (scores(WordVectors(list(g.wv.index_to_key), g.wv.vectors)), time.perf_counter() - t0)
 
 # %%
@@ -548,100 +744,198 @@ for name, (s, secs) in results.items():
     print(f"{name:18s} {s['WS353']:7.3f} {s['SimLex']:7.3f} {s['analogy']:8.1%} {secs:7.1f} s")
 
 # %%
+# NBVAL_IGNORE_OUTPUT
+# full mode asserts the numbers the text states (fast mode trains too little)
 assert check(sorted(wv_cbow.words) == sorted(g.wv.index_to_key), True, name="same vocabulary as gensim")
-gap = abs(results["course skip-gram"][0]["WS353"] - results["gensim skip-gram"][0]["WS353"])
-assert check(bool(gap < pick(0.1, 0.3)), True, name="skip-gram WS353 close to gensim's")
 assert check(results["course skip-gram"][0]["coverage"] == results["gensim skip-gram"][0]["coverage"], True,
              name="same coverage of the test sets")
+if not fast_mode():
+    r = {name: s for name, (s, _) in results.items()}
+    for kind in ["skip-gram", "CBOW"]:
+        assert check(bool(abs(r[f"course {kind}"]["WS353"] - r[f"gensim {kind}"]["WS353"]) < 0.05
+                          and abs(r[f"course {kind}"]["SimLex"] - r[f"gensim {kind}"]["SimLex"]) < 0.05), True,
+                     name=f"{kind}: course and gensim within 0.05 on WS353 and SimLex")
+    assert check(bool(r["course skip-gram"]["WS353"] > r["course CBOW"]["WS353"] + 0.03
+                      and r["gensim skip-gram"]["WS353"] > r["gensim CBOW"]["WS353"] + 0.03), True,
+                 name="skip-gram beats CBOW on WS353 in both libraries")
 
 # %% [markdown]
-# Five epochs are not enough for either library to settle, and the two can differ by several
-# hundredths here (in full mode our batched updates happened to be ahead). With 15 epochs
-# (`benchmarks/embeddings.py`) both reach about 0.51-0.53 on WS353 and 0.25 on SimLex, within
-# 0.03 of each other, and our trainer processes about 0.6 times gensim's words per second on
-# one thread (0.9 times on two). CBOW trains faster
-# but, on a corpus this small, learns worse similarities than skip-gram in both libraries:
-# averaging the context blurs the signal of rare words.
+# In both libraries skip-gram learns better similarities than CBOW on a corpus this small: CBOW
+# makes one prediction per window from the blurred mean of its context, skip-gram one prediction
+# per pair, so a rare word gets more, and sharper, training signal in skip-gram. The course and
+# gensim agree within 0.05 on WordSim353 and SimLex for each model (the table shows one run; with
+# more than one worker thread gensim is not exactly reproducible, as its documentation says).
+# We have not separated the causes of the remaining differences (batched updates with shared
+# noise words are the known one), and with one run of each, a difference of a few hundredths
+# says little. `benchmarks/embeddings.py` runs the same comparison with the throughput of both
+# libraries.
 #
 # ## 10. Exercises
 #
-# ### Exercise 2.1: skip-gram pairs
+# Each test switches off the library functions that would do the work for you (and autograd), so
+# build the answer from the formulas of this chapter.
 #
-# Complete `skipgram_pairs_loop(tokens, window)`: all (centre, context) pairs of one sentence with
-# a fixed window (no shrinking), in the order of the centre, then of the context position.
-
-# %% nbgrader={"grade": false, "grade_id": "ex-02-pairs", "locked": false, "schema_version": 3, "solution": true, "task": false}
-def skipgram_pairs_loop(tokens: list, window: int) -> list[tuple]:
-    """[(centre, context), ...] for every context within `window` positions of each centre."""
-    ### BEGIN SOLUTION
-    pairs = []
-    for i, centre in enumerate(tokens):
-        for j in range(max(0, i - window), min(len(tokens), i + window + 1)):
-            if j != i:
-                pairs.append((centre, tokens[j]))
-    return pairs
-    ### END SOLUTION
-
-# %% nbgrader={"grade": true, "grade_id": "ex-02-pairs-test", "locked": true, "points": 1, "schema_version": 3, "solution": false, "task": false}
-expect(skipgram_pairs_loop(["a", "b", "c"], 1), [("a", "b"), ("b", "a"), ("b", "c"), ("c", "b")],
-       name="pairs of 'a b c' with window 1")
-expect(skipgram_pairs_loop(["a"], 3), [], name="a one-word sentence has no pairs")
-### BEGIN HIDDEN TESTS
-sent_ids = ids[:200]
-c_ref, o_ref = w2v.skipgram_pairs(sent_ids, 4)
-expect(skipgram_pairs_loop(sent_ids.tolist(), 4), list(zip(c_ref.tolist(), o_ref.tolist())),
-       name="pairs on 200 wiki tokens == course_lib")
-### END HIDDEN TESTS
-
-# %% [markdown]
-# ### Exercise 2.2: the SGNS loss of one pair
+# ### Exercise 2.1: the CBOW gradient, all the way to the context vectors
 #
-# Complete `sgns_loss_one(v_c, u_o, u_neg)` for **one** pair: `v_c` and `u_o` have shape (d,),
-# `u_neg` has shape (K, d). Return
-# $-\log\sigma(u_o^\top v_c) - \sum_k \log\sigma(-u_k^\top v_c)$ as a float.
+# Finish the derivation of section 6: with $h = \frac{1}{|C|}\sum_{j \in C} v_j$, what is
+# $\partial J_{\text{CBOW}} / \partial v_j$? (Careful: a word can appear twice in one window.)
+# Complete `cbow_grads(V_in, U_out, context, centre, negatives)` for **one** window: `V_in` and
+# `U_out` are (V, d) input and output vectors, `context` the list of the $|C|$ context ids present,
+# `centre` an id, `negatives` the $K$ noise ids (which may repeat). Return the loss and the
+# gradients with respect to all of `V_in` and all of `U_out` (both (V, d), zero in unused rows).
 
-# %% nbgrader={"grade": false, "grade_id": "ex-02-loss", "locked": false, "schema_version": 3, "solution": true, "task": false}
-def sgns_loss_one(v_c: np.ndarray, u_o: np.ndarray, u_neg: np.ndarray) -> float:
-    """Negative-sampling loss of one (centre, context) pair and its K negatives."""
-    ### BEGIN SOLUTION
-    s_pos = u_o @ v_c                 # scalar
-    s_neg = u_neg @ v_c               # (K,)
-    return float(-np.log(1 / (1 + np.exp(-s_pos))) - np.log(1 / (1 + np.exp(s_neg))).sum())
-    ### END SOLUTION
-
-# %% nbgrader={"grade": true, "grade_id": "ex-02-loss-test", "locked": true, "points": 1, "schema_version": 3, "solution": false, "task": false}
-expect(sgns_loss_one(np.zeros(3), np.zeros(3), np.zeros((5, 3))), 6 * np.log(2),
-       name="all-zero vectors give 6 ln 2")
-expect(sgns_loss_one(v_c[0], u_o[0], u_neg[0]), w2v.sgns_loss(v_c[:1], u_o[:1], u_neg[:1]),
-       name="sgns_loss_one == course_lib on a random pair")
-### BEGIN HIDDEN TESTS
-for b in range(1, 4):
-    expect(sgns_loss_one(v_c[b], u_o[b], u_neg[b]), w2v.sgns_loss(v_c[b:b + 1], u_o[b:b + 1], u_neg[b:b + 1]),
-           name=f"sgns_loss_one on pair {b}")
-### END HIDDEN TESTS
-
-# %% [markdown]
-# ### Exercise 2.3: the gradient for the centre word
-#
-# Complete `grad_v_c(v_c, u_o, u_neg)`: $\partial J / \partial v_c$ for one pair (shape (d,)),
-# using the formula of section 6. The test compares it with finite differences.
-
-# %% nbgrader={"grade": false, "grade_id": "ex-02-grad", "locked": false, "schema_version": 3, "solution": true, "task": false}
-def grad_v_c(v_c: np.ndarray, u_o: np.ndarray, u_neg: np.ndarray) -> np.ndarray:
-    """dJ/dv_c = (sigma(u_o.v_c) - 1) u_o + sum_k sigma(u_k.v_c) u_k."""
+# %% nbgrader={"grade": false, "grade_id": "ex-02-cbow-grad", "locked": false, "schema_version": 3, "solution": true, "task": false}
+def cbow_grads(V_in: np.ndarray, U_out: np.ndarray, context: list[int], centre: int,
+               negatives: list[int]) -> tuple[float, np.ndarray, np.ndarray]:
+    """CBOW negative-sampling loss of one window, dJ/dV_in (V, d) and dJ/dU_out (V, d)."""
     ### BEGIN SOLUTION
     sig = lambda x: 1 / (1 + np.exp(-x))  # noqa: E731
-    return (sig(u_o @ v_c) - 1) * u_o + sig(u_neg @ v_c) @ u_neg
+    h = V_in[context].mean(axis=0)                      # (d,) mean over the |C| words present
+    s_pos, s_neg = U_out[centre] @ h, U_out[negatives] @ h          # scalar, (K,)
+    loss = float(-np.log(sig(s_pos)) - np.log(sig(-s_neg)).sum())
+    g_pos, g_neg = sig(s_pos) - 1, sig(s_neg)                      # dJ/dscore
+    dh = g_pos * U_out[centre] + g_neg @ U_out[negatives]          # (d,) dJ/dh
+    dV, dU = np.zeros_like(V_in), np.zeros_like(U_out)
+    for j in context:
+        dV[j] += dh / len(context)                      # dh/dv_j = 1/|C| (twice for a word seen twice)
+    dU[centre] += g_pos * h
+    for k, n in enumerate(negatives):
+        dU[n] += g_neg[k] * h
+    return loss, dV, dU
     ### END SOLUTION
 
-# %% nbgrader={"grade": true, "grade_id": "ex-02-grad-test", "locked": true, "points": 1, "schema_version": 3, "solution": false, "task": false}
-x0 = v_c[0].copy()
-numeric = numerical_gradient(lambda x: w2v.sgns_loss(x[None], u_o[:1], u_neg[:1]), x0)
-expect(grad_v_c(v_c[0], u_o[0], u_neg[0]).shape, (6,), name="gradient shape (d,)")
-expect(grad_v_c(v_c[0], u_o[0], u_neg[0]), numeric, name="gradient passes the finite-difference check",
-       rtol=1e-6, atol=1e-8)
+
+# %% nbgrader={"grade": true, "grade_id": "ex-02-cbow-grad-test", "locked": true, "points": 1, "schema_version": 3, "solution": false, "task": false}
+from course_lib.checks import forbid
+
+rng_ex = np.random.default_rng(7)
+V_small, U_small = rng_ex.normal(size=(8, 4)), rng_ex.normal(size=(8, 4))
+ctx, centre_id, negs = [1, 3, 3], 0, [5, 6, 5]
+ref_loss = w2v.sgns_loss(V_small[ctx].mean(0)[None], U_small[[centre_id]], U_small[negs][None])  # references first
+ref_dV = numerical_gradient(
+    lambda _: w2v.sgns_loss(V_small[ctx].mean(0)[None], U_small[[centre_id]], U_small[negs][None]), V_small)
+ref_dU = numerical_gradient(
+    lambda _: w2v.sgns_loss(V_small[ctx].mean(0)[None], U_small[[centre_id]], U_small[negs][None]), U_small)
+with forbid("course_lib.word2vec.sgns_loss", "course_lib.word2vec.sgns_loss_and_grads",
+            "course_lib.checks.numerical_gradient", "torch.autograd.grad", "torch.Tensor.backward",
+            what="the CBOW loss and its gradients"):
+    got_loss, got_dV, got_dU = cbow_grads(V_small, U_small, ctx, centre_id, negs)
+expect(got_loss, ref_loss, name="CBOW loss of one window")
+expect(got_dV, ref_dV, name="dJ/dV_in passes the finite-difference check (word 3 appears twice)", rtol=1e-5, atol=1e-7)
+expect(got_dU, ref_dU, name="dJ/dU_out passes the finite-difference check (noise word 5 drawn twice)",
+       rtol=1e-5, atol=1e-7)
 ### BEGIN HIDDEN TESTS
-expect(grad_v_c(v_c[2], u_o[2], u_neg[2]), ref_grad_v[2], name="gradient == course_lib on pair 2")
+ctx, centre_id, negs = [2, 4, 7, 1], 3, [0, 6]
+ref_loss2 = w2v.sgns_loss(V_small[ctx].mean(0)[None], U_small[[centre_id]], U_small[negs][None])
+ref_dV2 = numerical_gradient(
+    lambda _: w2v.sgns_loss(V_small[ctx].mean(0)[None], U_small[[centre_id]], U_small[negs][None]), V_small)
+with forbid("course_lib.word2vec.sgns_loss", "course_lib.word2vec.sgns_loss_and_grads",
+            "course_lib.checks.numerical_gradient", "torch.autograd.grad", "torch.Tensor.backward",
+            what="the CBOW loss and its gradients"):
+    got_loss2, got_dV2, _ = cbow_grads(V_small, U_small, ctx, centre_id, negs)
+expect(got_loss2, ref_loss2, name="a second window: loss")
+expect(got_dV2, ref_dV2, name="a second window: dJ/dV_in", rtol=1e-5, atol=1e-7)
+### END HIDDEN TESTS
+
+# %% [markdown]
+# Now compare: the C tool moves each context vector by $-\eta\,\partial J/\partial h$. How many
+# times bigger is that than the true gradient step $-\eta\,\partial J/\partial v_j$ of a word seen
+# once in a window of $|C|$ words? (Your `dV` holds the answer.)
+#
+# ### Exercise 2.2: how many pairs does an epoch hold?
+#
+# Predict, then measure. With the shrunk window (a reach $b \sim \mathcal U\{1..m\}$ per centre,
+# section 3), the number of skip-gram pairs of a sentence is random. Derive its **expected value**
+# for a sentence of $n$ tokens: how many ordered pairs lie at distance $d$, and with what
+# probability is a pair at distance $d$ used? Complete `expected_pairs(lengths, window)`: the
+# expected number of pairs of a corpus whose sentences have the given lengths (no subsampling).
+
+# %% nbgrader={"grade": false, "grade_id": "ex-02-expected-pairs", "locked": false, "schema_version": 3, "solution": true, "task": false}
+def expected_pairs(lengths: list[int], window: int) -> float:
+    """Expected number of (centre, context) pairs with shrunk windows, summed over sentences."""
+    ### BEGIN SOLUTION
+    total = 0.0
+    for n in lengths:
+        for d in range(1, min(window, n - 1) + 1):
+            total += 2 * (n - d) * (window - d + 1) / window   # 2(n - d) ordered pairs, used w.p. (m-d+1)/m
+    return total
+    ### END SOLUTION
+
+
+# %% nbgrader={"grade": true, "grade_id": "ex-02-expected-pairs-test", "locked": true, "points": 1, "schema_version": 3, "solution": false, "task": false}
+from course_lib.checks import forbid
+
+refs = []
+toy_lengths, lengths_wiki = [3, 1, 7], np.bincount(doc).tolist()   # tokens per article after min_count
+for lengths_, m_ in [(toy_lengths, 2), (lengths_wiki, 5), ([2, 12, 40], 10)]:   # references first:
+    doc_ = np.repeat(np.arange(len(lengths_)), lengths_)
+    pos_, valid_ = w2v.window_positions(len(doc_), m_, doc=doc_)              # every pair of the full window
+    refs.append(float(np.sum(valid_ * (m_ - np.abs(pos_ - np.arange(len(doc_))[:, None]) + 1) / m_)))
+ref_toy, ref_wiki = refs[0], refs[1]
+draws = [len(w2v.skipgram_pairs(ids, 5, doc=doc, rng=np.random.default_rng(s))[0]) for s in range(3)]
+with forbid("course_lib.word2vec.window_positions", "course_lib.word2vec.skipgram_pairs",
+            "course_lib.word2vec.cbow_windows", what="the expected number of pairs"):
+    got_toy = expected_pairs(toy_lengths, 2)
+    got_wiki = expected_pairs(lengths_wiki, 5)
+expect(got_toy, ref_toy, name="sentences of 3, 1 and 7 tokens, window 2")
+expect(got_wiki, ref_wiki, name="the wiki articles, window 5")
+print(f"expected {got_wiki:,.0f} pairs per epoch before subsampling; three random epochs drew {draws}")
+### BEGIN HIDDEN TESTS
+with forbid("course_lib.word2vec.window_positions", "course_lib.word2vec.skipgram_pairs",
+            "course_lib.word2vec.cbow_windows", what="the expected number of pairs"):
+    got_long = expected_pairs([2, 12, 40], 10)
+expect(got_long, refs[2], name="a window longer than some sentences")
+expect(bool(abs(np.mean(draws) - got_wiki) < 0.002 * got_wiki), True, name="the random draws agree with the expectation")
+### END HIDDEN TESTS
+
+# %% [markdown]
+# ### Exercise 2.3: another way to answer analogies, 3CosMul
+#
+# 3CosAdd ranks candidates $x$ by $\cos(x, b) - \cos(x, a) + \cos(x, c)$: one large similarity can
+# outweigh the others. Levy and Goldberg (2014) proposed **3CosMul**, a product instead of a sum.
+# In the form gensim implements (`KeyedVectors.most_similar_cosmul`), every cosine is first moved
+# to $[0, 1]$ by $\cos' = (1 + \cos)/2$, and
+#
+# $$ \text{score}(x) = \frac{\cos'(x, b)\, \cos'(x, c)}{\cos'(x, a) + \varepsilon}, \qquad \varepsilon = 10^{-6}, $$
+#
+# with $a$, $b$, $c$ excluded from the answers. Complete `analogy_3cosmul(wv, a, b, c, topn)` for
+# "$a$ is to $b$ as $c$ is to ?": the `topn` best `(word, score)` pairs, best first.
+
+# %% nbgrader={"grade": false, "grade_id": "ex-02-3cosmul", "locked": false, "schema_version": 3, "solution": true, "task": false}
+def analogy_3cosmul(wv: WordVectors, a: str, b: str, c: str, topn: int = 5) -> list[tuple[str, float]]:
+    """a : b :: c : ?  by 3CosMul, the input words excluded."""
+    ### BEGIN SOLUTION
+    u = wv.unit_vectors                                            # (V, d)
+    shifted = {w: (1 + u @ u[wv.index[w]]) / 2 for w in (a, b, c)}  # (V,) each, in [0, 1]
+    score = shifted[b] * shifted[c] / (shifted[a] + 1e-6)
+    for w in (a, b, c):
+        score[wv.index[w]] = -np.inf
+    best = np.argsort(-score)[:topn]
+    return [(wv.words[i], float(score[i])) for i in best]
+    ### END SOLUTION
+
+
+# %% nbgrader={"grade": true, "grade_id": "ex-02-3cosmul-test", "locked": true, "points": 1, "schema_version": 3, "solution": false, "task": false}
+from gensim.models import KeyedVectors
+from course_lib.checks import forbid
+
+kv = KeyedVectors(vector_size=wv_sg.vector_size)
+kv.add_vectors(wv_sg.words, wv_sg.vectors)
+ref_cosmul = kv.most_similar_cosmul(positive=["woman", "king"], negative=["man"], topn=5)   # gensim's answer
+with forbid("gensim.models.KeyedVectors.most_similar_cosmul", "gensim.models.KeyedVectors.most_similar",
+            "course_lib.evaluation.WordVectors.analogy", "course_lib.evaluation.WordVectors.most_similar",
+            what="3CosMul"):
+    got_cosmul = analogy_3cosmul(wv_sg, "man", "woman", "king", topn=5)
+expect([w for w, _ in got_cosmul], [w for w, _ in ref_cosmul], name="man : woman :: king : ? (the 5 best words)")
+expect(np.array([s for _, s in got_cosmul]), np.array([s for _, s in ref_cosmul]), name="their scores",
+       rtol=1e-4, atol=1e-6)
+### BEGIN HIDDEN TESTS
+ref_cosmul2 = kv.most_similar_cosmul(positive=["spain", "paris"], negative=["madrid"], topn=3)
+with forbid("gensim.models.KeyedVectors.most_similar_cosmul", "gensim.models.KeyedVectors.most_similar",
+            "course_lib.evaluation.WordVectors.analogy", "course_lib.evaluation.WordVectors.most_similar",
+            what="3CosMul"):
+    got_cosmul2 = analogy_3cosmul(wv_sg, "madrid", "spain", "paris", topn=3)
+expect([w for w, _ in got_cosmul2], [w for w, _ in ref_cosmul2], name="madrid : spain :: paris : ?")
 ### END HIDDEN TESTS
 
 # %% [markdown]
@@ -649,13 +943,13 @@ expect(grad_v_c(v_c[2], u_o[2], u_neg[2]), ref_grad_v[2], name="gradient == cour
 #
 # | you built | where it lives in `course_lib` |
 # |---|---|
-# | vocabulary with `min_count`, flat id stream | `course_lib.word2vec.build_vocab`, `Word2VecVocab.encode` |
-# | subsampling keep probability (C tool / gensim formula) | `course_lib.word2vec.keep_probabilities`, `subsample` |
+# | vocabulary with `min_count`, flat id stream | `course_lib.text.build_vocab`, `Word2VecVocab.encode` |
+# | subsampling keep probability (C tool / gensim formula), dropping from $\varphi^2 t$ | `course_lib.word2vec.keep_probabilities`, `subsample` |
 # | shrunk windows, skip-gram pairs, CBOW windows | `course_lib.word2vec.window_positions`, `skipgram_pairs`, `cbow_windows` |
 # | noise distribution $f^{0.75}$ and sampling | `course_lib.word2vec.noise_distribution`, `sample_negatives` |
-# | SGNS loss and hand-derived gradients, finite differences | `course_lib.word2vec.sgns_loss`, `sgns_loss_and_grads`, `numerical_gradient` |
-# | batched torch trainer, linear learning-rate decay | `course_lib.word2vec.train_word2vec` |
-# | neighbours, analogies, similarity and analogy scores | `course_lib.evaluation.WordVectors`, `evaluate_similarity`, `evaluate_analogies` |
+# | SGNS and CBOW loss, hand-derived gradients, finite differences | `course_lib.word2vec.sgns_loss`, `sgns_loss_and_grads`, `course_lib.checks.numerical_gradient` |
+# | batched torch trainer, linear learning-rate decay, a stop when it diverges | `course_lib.word2vec.train_word2vec` |
+# | neighbours, analogies (overall and by section), similarity scores | `course_lib.evaluation.WordVectors`, `evaluate_similarity`, `evaluate_analogies`, `evaluate_analogies_by_section` |
 #
 # What to remember:
 #
@@ -663,7 +957,9 @@ expect(grad_v_c(v_c[2], u_o[2], u_neg[2]), ref_grad_v[2], name="gradient == cour
 # * negative sampling turns a $V$-way softmax into $1 + K$ logistic regressions: $(K+1)d$ instead of $Vd$ work per pair;
 # * subsampling and the $0.75$ power are small engineering choices that matter for quality;
 # * every gradient is "prediction minus label" times the other vector, and a finite-difference
-#   check proves it;
+#   check proves it; CBOW adds one link, $\partial h / \partial v_j$;
+# * early in training all vectors share one direction (random pairs have cosines near 0.9);
+#   look at the mean cosine of random pairs before you believe a list of neighbours;
 # * analogies work only when the input words are excluded, and scores need their coverage.
 #
 # Next: **03 · GloVe**, which learns vectors from the co-occurrence counts directly.

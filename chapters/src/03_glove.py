@@ -19,7 +19,8 @@
 # **What you will build**
 #
 # * a **sparse, symmetric co-occurrence matrix** with $1/\text{distance}$ weighting, and its statistics;
-# * the paper's **ratio argument**, measured on our own counts;
+# * the paper's **ratio argument**, measured on our own counts, and the model derived from it
+#   (why a logarithm, why biases, why $W + \tilde W$);
 # * the **weighting function** $f(x)$, and why $x_{max}$ matters on a small corpus;
 # * the **weighted least-squares loss**, its gradients checked by finite differences, and
 #   **AdaGrad** training with a loss curve; vectors $W + \tilde W$;
@@ -28,8 +29,8 @@
 # **Prerequisites:** chapter 02 (vocabulary, windows, evaluation); sparse matrices are explained
 # as we go; a little linear algebra (the SVD).
 #
-# **Time:** about 60 minutes to read and experiment; the notebook runs in about 5 minutes on a
-# laptop CPU (about a minute with `COURSE_FAST=1`, which trains for one or two epochs only).
+# **Time:** about 60 minutes to read and experiment. The full-mode run time of this version is
+# still to be measured; with `COURSE_FAST=1` (two epochs of GloVe) it runs in about 80 seconds.
 
 # %%
 # Set-up. After `make lab` this does nothing. In Colab, or in a kernel that lacks the course, it
@@ -54,7 +55,7 @@ import numpy as np
 import scipy.sparse as sp
 
 import course_lib
-from course_lib import set_seed, pick
+from course_lib import set_seed, pick, fast_mode
 from course_lib.checks import check, expect, numerical_gradient
 from course_lib.datasets import load_sentences, load_similarity, load_analogies
 from course_lib.evaluation import WordVectors, evaluate_similarity, evaluate_analogies
@@ -73,19 +74,24 @@ plt.rcParams["figure.dpi"] = 80
 #
 # $$ X_{ij} = \sum_{\text{occurrences of } i \text{ and } j \text{ at distance } d \,\le\, m} \frac{1}{d}. $$
 #
-# First by hand on a toy sentence, with a dictionary and two loops:
+# First by hand on a toy sentence with a window of 3, with a dictionary and two loops. Look at the
+# row of *cat* (position 1): *the* is 1 place before it and 3 places after it (position 4), so it
+# collects $1 + \frac13$; *sat* is 1 place away, *on* 2 places, *mat* 4 places, outside the window:
 
 # %%
 toy = "the cat sat on the mat".split()
 toy_words = sorted(set(toy))
+m_toy = 3
 toy_counts = {}
 for i in range(len(toy)):
-    for j in range(i + 1, min(i + 2, len(toy) - 1) + 1):       # window m = 2
-        for a, b in [(toy[i], toy[j]), (toy[j], toy[i])]:
+    for j in range(i + 1, min(i + m_toy, len(toy) - 1) + 1):    # the words after position i, up to m away
+        for a, b in [(toy[i], toy[j]), (toy[j], toy[i])]:      # both directions: X is symmetric
             toy_counts[a, b] = toy_counts.get((a, b), 0.0) + 1.0 / (j - i)
-print({f"{a}-{b}": round(v, 2) for (a, b), v in toy_counts.items() if a == "the"})
+print({f"{a}-{b}": round(v, 3) for (a, b), v in toy_counts.items() if a == "cat"})
+assert check([toy_counts["cat", w] for w in ["the", "sat", "on"]], [1 + 1 / 3, 1.0, 0.5],
+             name="cat row: the 1 + 1/3, sat 1, on 1/2")
 
-X_toy = glove.cooccurrence_counts(np.array([toy_words.index(w) for w in toy]), 2, len(toy_words))
+X_toy = glove.cooccurrence_counts(np.array([toy_words.index(w) for w in toy]), m_toy, len(toy_words))
 print(type(X_toy).__name__, X_toy.shape, "non-zeros:", X_toy.nnz)
 dense_by_loop = np.zeros((len(toy_words), len(toy_words)))
 for (a, b), v in toy_counts.items():
@@ -170,8 +176,31 @@ assert check(bool(all(0.5 < ratios[k] < 2 for k in ["the", "of", "and"])), True,
 # %% [markdown]
 # The ratio is large for *his* (a *he* word), tiny for *her* (a *she* word) and close to 1 for the
 # function words *the*, *of*, *and* that go with both; the probabilities alone (small, all of them) hide this.
-# GloVe asks the vectors to encode these ratios: with $w_i^\top \tilde w_k \approx \log X_{ik} - b_i - \tilde b_k$,
-# the difference $(w_i - w_j)^\top \tilde w_k$ is the log of the ratio.
+#
+# ### From ratios to a model
+#
+# GloVe asks word vectors $w$ and separate context vectors $\tilde w$ to carry these ratios, and
+# the model follows in three steps.
+#
+# 1. **Why a logarithm.** A ratio should come from a *difference* of two word vectors, compared with
+#    the context word: $F\big((w_i - w_j)^\top \tilde w_k\big) = P(k \mid i) / P(k \mid j)$. A function
+#    that turns a difference into a ratio is the exponential, $F = \exp$, and then each word on its
+#    own must satisfy $w_i^\top \tilde w_k = \log P(k \mid i) = \log X_{ik} - \log X_i$. Fitting
+#    logarithms is also what the counts need: they span five orders of magnitude (section 1).
+# 2. **Why biases.** The term $\log X_i$ depends on $i$ alone, so it becomes a learned bias $b_i$;
+#    and since $X$ is symmetric ($X_{ik} = X_{ki}$, the roles of word and context can be swapped), the
+#    context gets a bias $\tilde b_k$ too:
+#    $$ w_i^\top \tilde w_k + b_i + \tilde b_k = \log X_{ik}. $$
+# 3. **What the fitted model says about ratios.** Subtract the equations of $i$ and $j$:
+#    $$ (w_i - w_j)^\top \tilde w_k = \log \frac{X_{ik}}{X_{jk}} + (b_j - b_i)
+#       = \log \frac{P(k \mid i)}{P(k \mid j)} + \underbrace{\log \frac{X_i}{X_j} + b_j - b_i}_{\text{the same for every } k}. $$
+#    So the vectors reproduce the log-ratio only **up to a constant** that depends on $i$ and $j$,
+#    not on $k$. That is enough: which context words are *he*-words and which are *she*-words,
+#    the ranking by ratio, is the same.
+#
+# The model is fitted by least squares (section 4). Because $X$ is symmetric, $W$ and $\tilde W$
+# play the same role and differ only through their random start; the paper adds them and uses
+# $W + \tilde W$ as the word vectors (section 5).
 #
 # ## 3. The weighting function
 #
@@ -210,7 +239,8 @@ assert check(bool(share_100 < share_10 < 0.2), True, name="few pairs reach x_max
 # %% [markdown]
 # With $x_{max} = 100$ almost every pair is down-weighted and the loss is dominated by a small
 # set of frequent-word pairs; $x_{max} = 10$ (the default of the GloVe program's demo script) spreads
-# the weight more evenly, and is what we use.
+# the weight more evenly, and is what we use (it is also what `demo.sh`, the example script of the
+# GloVe program's repository, sets: `X_MAX=10`).
 #
 # ## 4. The loss and its gradients
 #
@@ -268,30 +298,70 @@ for name, param, grad in [("W", Ws, dW), ("W~", Wts, dW_t), ("b", bs, db), ("b~"
 # moving. `course_lib.glove.train_glove` does this on batches of 4,096 entries (entries of one
 # batch see the accumulators as they were before the batch) and returns $W + \tilde W$, the sum of
 # the word and context vectors, as the paper recommends.
+#
+# How long to train? The cost keeps falling for a long time, but the cost is not what we want:
+# we want good vectors. So we train for 40 epochs and score the vectors on WordSim353 and
+# SimLex-999 every 5 epochs (AdaGrad has no schedule, so the vectors after 25 of the 40 epochs
+# are exactly those of a 25-epoch run). The vectors we keep for the comparison are those after
+# 25 epochs, the course's default, fixed before looking at these curves: choosing the epoch by
+# its WordSim353 score would tune on the test set.
 
 # %%
-GLOVE_EPOCHS = pick(25, 2)
+ws353, simlex, analogies = load_similarity("wordsim353"), load_similarity("simlex999"), load_analogies()
+GLOVE_EPOCHS, KEEP_EPOCH = pick(40, 2), pick(25, 2)
+glove_curve, kept = [], {}
+
+
+def follow(epoch, wv):
+    if epoch == KEEP_EPOCH:
+        kept["wv"] = wv
+    if epoch % 5 == 0 or epoch == GLOVE_EPOCHS:
+        glove_curve.append((epoch, evaluate_similarity(wv, ws353)[0], evaluate_similarity(wv, simlex)[0]))
+
+
 set_seed(0)
 t0 = time.perf_counter()
-wv_glove = glove.train_glove(articles, vector_size=100, window=10, x_max=10.0, alpha=0.75,
-                             epochs=GLOVE_EPOCHS, lr=0.05, min_count=5, seed=0, progress=False)
-time_glove = time.perf_counter() - t0
-print(wv_glove, f"fitted on {wv_glove.info['nonzeros']:,} non-zero entries")
+wv_glove_40 = glove.train_glove(articles, vector_size=100, window=10, x_max=10.0, alpha=0.75,
+                                epochs=GLOVE_EPOCHS, lr=0.05, min_count=5, seed=0, progress=False, on_epoch=follow)
+time_glove = (time.perf_counter() - t0) * KEEP_EPOCH / GLOVE_EPOCHS       # the time of KEEP_EPOCH epochs
+wv_glove = kept["wv"]
+print(wv_glove, f"fitted on {wv_glove_40.info['nonzeros']:,} non-zero entries")
 
 # %%
 # NBVAL_IGNORE_OUTPUT
-print(f"{GLOVE_EPOCHS} epochs in {time_glove:.1f} s")
-print("cost per entry by epoch:", np.round(wv_glove.info["loss_per_epoch"], 4))
-fig, ax = plt.subplots(figsize=(5.5, 3.4))
-ax.plot(np.arange(1, GLOVE_EPOCHS + 1), wv_glove.info["loss_per_epoch"], "o-")
-ax.set_xlabel("epoch")
-ax.set_ylabel("J / number of entries")
-ax.set_title("GloVe training with AdaGrad")
+glove_losses = np.array(wv_glove_40.info["loss_per_epoch"])
+print(f"{GLOVE_EPOCHS} epochs in {time_glove * GLOVE_EPOCHS / KEEP_EPOCH:.1f} s")
+print("cost per entry by epoch:", np.round(glove_losses, 4))
+print(f"the cost still falls {1 - glove_losses[KEEP_EPOCH - 1] / glove_losses[KEEP_EPOCH - 2]:.1%} per epoch at "
+      f"epoch {KEEP_EPOCH}, {1 - glove_losses[-1] / glove_losses[-2]:.1%} at epoch {GLOVE_EPOCHS}")
+for epoch, ws, sl in glove_curve:
+    print(f"after {epoch:2d} epochs: WS353 {ws:.3f}, SimLex {sl:.3f}")
+fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(9, 3.4))
+ax1.plot(np.arange(1, GLOVE_EPOCHS + 1), glove_losses, "o-", ms=3)
+ax1.set_xlabel("epoch")
+ax1.set_ylabel("J / number of entries")
+ax1.set_title("GloVe training with AdaGrad")
+ax2.plot([e for e, _, _ in glove_curve], [w for _, w, _ in glove_curve], "o-", label="WordSim353")
+ax2.plot([e for e, _, _ in glove_curve], [s_ for _, _, s_ in glove_curve], "s-", label="SimLex-999")
+ax2.axvline(KEEP_EPOCH, color="gray", ls="--", lw=1)
+ax2.set_xlabel("epoch")
+ax2.set_ylabel("Spearman rho")
+ax2.set_title("...while the scores peak and fall")
+ax2.legend()
 plt.show()
 
 # %%
-glove_losses = wv_glove.info["loss_per_epoch"]
+# NBVAL_IGNORE_OUTPUT
+# full mode asserts the numbers the text states (fast mode trains too little)
 assert check(bool(glove_losses[-1] < 0.8 * glove_losses[0]), True, name="the GloVe cost fell by more than 20%")
+if not fast_mode():
+    curve = {e: (ws, sl) for e, ws, sl in glove_curve}
+    assert check(bool(glove_losses[-1] < glove_losses[KEEP_EPOCH - 1] and 0.02 < 1 - glove_losses[KEEP_EPOCH - 1]
+                      / glove_losses[KEEP_EPOCH - 2] < 0.04), True,
+                 name="the cost still falls about 3% per epoch at epoch 25, and further by epoch 40")
+    assert check(bool(max(curve[20][0], curve[25][0]) == max(ws for ws, _ in curve.values())
+                      and curve[40][0] < curve[25][0] - 0.015 and curve[40][1] < curve[25][1] - 0.02), True,
+                 name="WordSim353 peaks at 20-25 epochs; both scores are lower at 40")
 
 # %% [markdown]
 # ## 6. The count baseline: PPMI + SVD
@@ -318,18 +388,15 @@ print("largest singular values:", np.round(wv_ppmi.info["singular_values"][:5], 
 # ## 7. Evaluation and comparison
 #
 # The same yardsticks as chapter 02, and a word2vec skip-gram trained on the same articles by our
-# trainer and by gensim (5 epochs each here; `benchmarks/embeddings.py` has 15-epoch figures).
+# trainer and by gensim, for 15 epochs as in chapter 02 (where its WordSim353 levelled off by epoch 10).
 
 # %%
-ws353, simlex, analogies = load_similarity("wordsim353"), load_similarity("simlex999"), load_analogies()
-
-
 def scores(wv):
     return {"WS353": evaluate_similarity(wv, ws353)[0], "SimLex": evaluate_similarity(wv, simlex)[0],
             "analogy": evaluate_analogies(wv, analogies, restrict_vocab=30000)[0]}
 
 
-W2V_EPOCHS = pick(5, 1)
+W2V_EPOCHS = pick(15, 1)
 t0 = time.perf_counter()
 wv_w2v = train_word2vec(articles, sg=True, vector_size=100, window=5, negative=5, sample=1e-3,
                         min_count=5, epochs=W2V_EPOCHS, seed=0, progress=False)
@@ -354,15 +421,28 @@ for word in ["war", "music", "three"]:
     print(f"{word:>6} PPMI:  {[w for w, _ in wv_ppmi.most_similar(word, 5)]}")
 
 # %%
-assert check(bool(table["course PPMI+SVD"][0]["WS353"] > pick(0.5, 0.2)), True, name="PPMI+SVD WS353 above its bound")
-assert check(bool(table["course GloVe"][0]["WS353"] > pick(0.2, -0.2)), True, name="GloVe WS353 above its bound")
+# NBVAL_IGNORE_OUTPUT
+# full mode asserts the numbers the text states (fast mode trains too little)
+if not fast_mode():
+    t_ = {name: s for name, (s, _) in table.items()}
+    assert check(bool(0.55 < t_["course PPMI+SVD"]["WS353"] < 0.62 and 0.50 < t_["course word2vec SG"]["WS353"] < 0.56
+                      and 0.20 < t_["course GloVe"]["WS353"] < 0.27), True,
+                 name="WS353: PPMI+SVD about 0.58, word2vec about 0.53, GloVe about 0.23")
+    assert check(bool(t_["course PPMI+SVD"]["WS353"] > t_["course word2vec SG"]["WS353"] > t_["course GloVe"]["WS353"]
+                      and t_["course PPMI+SVD"]["analogy"] > t_["course word2vec SG"]["analogy"]), True,
+                 name="on this corpus: PPMI+SVD > word2vec > GloVe on WS353; PPMI+SVD also best on analogies")
 
 # %% [markdown]
-# On this small corpus the ranking is the one reported by Levy, Goldberg and Dagan (2015) for
-# small data: the humble PPMI + SVD scores best on WordSim353, word2vec comes next, and GloVe,
-# which needs many co-occurrences per pair to fit $\log X$ well, trails (the reference GloVe
-# program gets about the same WordSim353 $\approx 0.24$ on this text). With billions of words the
-# order changes; the lesson is to measure on your own data rather than trust a ranking.
+# On this corpus the humble PPMI + SVD scores best on WordSim353 (about 0.58) and on analogies,
+# word2vec skip-gram comes next (about 0.53), and GloVe trails (about 0.23). Read the ranking
+# with its budgets in mind, because they are not equal: PPMI + SVD is closed-form (one sparse SVD,
+# seconds); word2vec had 15 epochs, past the point where its score levelled off; GloVe had 25 epochs
+# and its cost was still falling about 3% per epoch, but its scores had already peaked (section 5):
+# more epochs fit $\log X$ ever more closely and make the vectors *worse*. So "GloVe is unfinished"
+# is not the reason here. What we have not varied, and what could change the order: the corpus size
+# (half a million words; the GloVe paper trained on billions of tokens, where most pairs are seen many times),
+# $x_{max}$, the window, the learning rate, and the number of dimensions. The lesson is to measure on
+# your own data, with a baseline as cheap as PPMI + SVD, before trusting any published ranking.
 #
 # ### gensim reads our vectors
 #
@@ -386,80 +466,143 @@ assert check([w for w, _ in kv.most_similar("war", topn=10)], [w for w, _ in wv_
 # %% [markdown]
 # ## 8. Exercises
 #
-# ### Exercise 3.1: the weighting function
+# Each test switches off the library function that would do the work for you, so build the answer
+# from the formulas of this chapter.
 #
-# Complete `weight(x, x_max, alpha)` for a NumPy array of counts: $(x/x_{max})^\alpha$ below
-# $x_{max}$, 1 from $x_{max}$ on.
-
-# %% nbgrader={"grade": false, "grade_id": "ex-03-weight", "locked": false, "schema_version": 3, "solution": true, "task": false}
-def weight(x: np.ndarray, x_max: float = 10.0, alpha: float = 0.75) -> np.ndarray:
-    """GloVe's f(x) = min(1, (x / x_max) ** alpha), elementwise."""
-    ### BEGIN SOLUTION
-    return np.minimum(1.0, (np.asarray(x, dtype=float) / x_max) ** alpha)
-    ### END SOLUTION
-
-
-# %% nbgrader={"grade": true, "grade_id": "ex-03-weight-test", "locked": true, "points": 1, "schema_version": 3, "solution": false, "task": false}
-expect(weight(np.array([10.0, 1000.0])), np.array([1.0, 1.0]), name="full weight from x_max on")
-expect(weight(np.array([5.0]), x_max=10.0, alpha=1.0), np.array([0.5]), name="linear below x_max when alpha = 1")
-### BEGIN HIDDEN TESTS
-expect(weight(X.data, 100.0, 0.75), glove.glove_weight(X.data, 100.0, 0.75), name="weight on our counts == course_lib")
-### END HIDDEN TESTS
-
-# %% [markdown]
-# ### Exercise 3.2: counting one sentence
+# ### Exercise 3.1: word2vec's weighting, as counts
 #
-# Complete `count_pairs(ids, window, V)`: the dense (V, V) co-occurrence matrix of a single
-# sentence of word ids, symmetric, each pair at distance $d \le$ `window` adding $1/d$.
+# Chapter 02 measured that word2vec's shrunk window uses a pair at distance $d$ with probability
+# $(m - d + 1)/m$: on average word2vec sees the corpus through **linearly** decaying weights, where
+# GloVe uses $1/d$. Complete `linear_counts(ids, window, V)`: the dense (V, V) symmetric co-occurrence
+# matrix of one stream of ids (no sentence boundaries) in which a pair at distance $d \le m$ adds
+# $(m - d + 1)/m$ to both $X_{ab}$ and $X_{ba}$.
 
-# %% nbgrader={"grade": false, "grade_id": "ex-03-count", "locked": false, "schema_version": 3, "solution": true, "task": false}
-def count_pairs(ids: list[int], window: int, V: int) -> np.ndarray:
-    """Dense symmetric co-occurrence counts with 1/distance weighting, (V, V)."""
+# %% nbgrader={"grade": false, "grade_id": "ex-03-linear-counts", "locked": false, "schema_version": 3, "solution": true, "task": false}
+def linear_counts(ids: np.ndarray, window: int, V: int) -> np.ndarray:
+    """Dense symmetric counts where a pair d apart adds (window - d + 1) / window, (V, V)."""
     ### BEGIN SOLUTION
+    ids = np.asarray(ids)
     counts = np.zeros((V, V))
-    for i in range(len(ids)):
-        for j in range(i + 1, min(i + window, len(ids) - 1) + 1):
-            counts[ids[i], ids[j]] += 1.0 / (j - i)
-            counts[ids[j], ids[i]] += 1.0 / (j - i)
+    for d in range(1, min(window, len(ids) - 1) + 1):
+        weight = (window - d + 1) / window
+        np.add.at(counts, (ids[:-d], ids[d:]), weight)     # pairs d apart, left to right
+        np.add.at(counts, (ids[d:], ids[:-d]), weight)     # and right to left
     return counts
     ### END SOLUTION
 
 
-# %% nbgrader={"grade": true, "grade_id": "ex-03-count-test", "locked": true, "points": 1, "schema_version": 3, "solution": false, "task": false}
-expect(count_pairs([0, 1, 0], 2, 2), np.array([[1.0, 2.0], [2.0, 0.0]]), name="counts of '0 1 0' with window 2")
-expect(count_pairs([0, 1], 1, 3).shape, (3, 3), name="shape (V, V)")
+# %% nbgrader={"grade": true, "grade_id": "ex-03-linear-counts-test", "locked": true, "points": 1, "schema_version": 3, "solution": false, "task": false}
+from course_lib.checks import forbid
+
+toy_ids = np.array([0, 1, 2, 0])
+ref_toy = np.array([[0.0, 1.5, 1.5], [1.5, 0.0, 1.0], [1.5, 1.0, 0.0]])   # window 2: d=1 weighs 1, d=2 weighs 1/2
+local_words, local_ids = np.unique(ids[:400], return_inverse=True)        # 400 wiki tokens, a local vocabulary
+ref_local = sum(glove.cooccurrence_counts(local_ids, k, len(local_words), distance_weighting=False)
+                for k in range(1, 6)).toarray() / 5                       # a pair d apart lies in windows d..5
+with forbid("course_lib.glove.cooccurrence_counts", "course_lib.word2vec.skipgram_pairs",
+            "course_lib.word2vec.window_positions", what="the co-occurrence counts"):
+    got_toy = linear_counts(toy_ids, 2, 3)
+    got_local = linear_counts(local_ids, 5, len(local_words))
+expect(got_toy, ref_toy, name="'0 1 2 0' with window 2")
+expect(got_local, ref_local, name=f"400 wiki tokens, window 5 ({len(local_words)} distinct words)")
 ### BEGIN HIDDEN TESTS
-some = ids[:300]
-expect(count_pairs(some.tolist(), 4, V), glove.cooccurrence_counts(some, 4, V).toarray(),
-       name="counts of 300 wiki tokens == course_lib")
+more_words, more_ids = np.unique(ids[5000:7000], return_inverse=True)
+ref_more = sum(glove.cooccurrence_counts(more_ids, k, len(more_words), distance_weighting=False)
+               for k in range(1, 11)).toarray() / 10
+with forbid("course_lib.glove.cooccurrence_counts", "course_lib.word2vec.skipgram_pairs",
+            "course_lib.word2vec.window_positions", what="the co-occurrence counts"):
+    got_more = linear_counts(more_ids, 10, len(more_words))
+expect(got_more, ref_more, name="2,000 wiki tokens, window 10, on their local vocabulary")
 ### END HIDDEN TESTS
 
 # %% [markdown]
-# ### Exercise 3.3: the loss of the entries
+# ### Exercise 3.2: the gradients of GloVe
 #
-# Complete `glove_cost(W, W_t, b, b_t, rows, cols, x)`: the loss $J$ of section 4 (with the
-# factor $\frac12$, $x_{max} = 10$, $\alpha = 3/4$) over the entries `(rows[n], cols[n], x[n])`.
-# You may use `glove.glove_weight`.
+# Complete `glove_grads(W, W_t, b, b_t, rows, cols, x)`: the gradients of the loss $J$ of section 4
+# ($x_{max} = 10$, $\alpha = 3/4$, with the factor $\frac12$) with respect to all four parameter
+# arrays, over the entries `(rows[n], cols[n], x[n])`. A word can appear in several entries: its
+# gradient is the sum over them. You may use `glove.glove_weight`.
 
-# %% nbgrader={"grade": false, "grade_id": "ex-03-cost", "locked": false, "schema_version": 3, "solution": true, "task": false}
-def glove_cost(W, W_t, b, b_t, rows, cols, x) -> float:
-    """J = 1/2 sum f(x) (w_i . w~_j + b_i + b~_j - log x)^2."""
+# %% nbgrader={"grade": false, "grade_id": "ex-03-grads", "locked": false, "schema_version": 3, "solution": true, "task": false}
+def glove_grads(W, W_t, b, b_t, rows, cols, x):
+    """(dJ/dW (V, d), dJ/dW_t (V, d), dJ/db (V,), dJ/db_t (V,))."""
     ### BEGIN SOLUTION
-    diff = (W[rows] * W_t[cols]).sum(1) + b[rows] + b_t[cols] - np.log(x)
-    return float(0.5 * np.sum(glove.glove_weight(x, 10.0, 0.75) * diff ** 2))
+    diff = (W[rows] * W_t[cols]).sum(1) + b[rows] + b_t[cols] - np.log(x)   # (N,)
+    err = glove.glove_weight(x, 10.0, 0.75) * diff                          # e_n = f(x_n) diff_n
+    dW, dW_t, db, db_t = np.zeros_like(W), np.zeros_like(W_t), np.zeros_like(b), np.zeros_like(b_t)
+    for n, (i, j) in enumerate(zip(rows, cols)):
+        dW[i] += err[n] * W_t[j]
+        dW_t[j] += err[n] * W[i]
+        db[i] += err[n]
+        db_t[j] += err[n]
+    return dW, dW_t, db, db_t
     ### END SOLUTION
 
 
-# %% nbgrader={"grade": true, "grade_id": "ex-03-cost-test", "locked": true, "points": 1, "schema_version": 3, "solution": false, "task": false}
-one = np.ones((2, 1))
-expect(glove_cost(one, one, np.zeros(2), np.zeros(2), np.array([0]), np.array([1]), np.array([np.e])), 0.0,
-       name="a perfect fit costs 0")
-expect(glove_cost(W, W_t, b, b_t, rows, cols, x_vals), glove.glove_loss(W, W_t, b, b_t, rows, cols, x_vals),
-       name="glove_cost == course_lib on 8 entries")
+# %% nbgrader={"grade": true, "grade_id": "ex-03-grads-test", "locked": true, "points": 1, "schema_version": 3, "solution": false, "task": false}
+from course_lib.checks import forbid
+
+g_rows, g_cols = np.array([0, 1, 0, 2]), np.array([1, 0, 2, 2])         # word 0 in two entries, a diagonal one
+g_x = np.array([3.0, 3.0, 0.5, 12.0])
+g_rng = np.random.default_rng(3)
+gW, gWt, gb, gbt = g_rng.normal(size=(3, 4)), g_rng.normal(size=(3, 4)), g_rng.normal(size=3), g_rng.normal(size=3)
+ref_grads = [numerical_gradient(lambda _: glove.glove_loss(gW, gWt, gb, gbt, g_rows, g_cols, g_x), p_)
+             for p_ in (gW, gWt, gb, gbt)]                                   # references first
+with forbid("course_lib.glove.glove_loss_and_grads", "course_lib.glove.glove_loss", "course_lib.checks.numerical_gradient",
+            "torch.autograd.grad", "torch.Tensor.backward", what="the GloVe gradients"):
+    got_grads = glove_grads(gW, gWt, gb, gbt, g_rows, g_cols, g_x)
+for name_, got_, ref_ in zip(["W", "W~", "b", "b~"], got_grads, ref_grads):
+    expect(got_, ref_, name=f"dJ/d{name_} passes the finite-difference check", rtol=1e-5, atol=1e-7)
 ### BEGIN HIDDEN TESTS
-r2, c2, x2 = coo.row[:100], coo.col[:100], coo.data[:100]
-expect(glove_cost(W, W_t, b, b_t, r2, c2, x2), glove.glove_loss(W, W_t, b, b_t, r2, c2, x2),
-       name="glove_cost == course_lib on 100 entries")
+ref_slice = glove.glove_loss_and_grads(Ws, Wts, bs, bts, r_small, c_small, x_vals)[1:]
+with forbid("course_lib.glove.glove_loss_and_grads", "course_lib.glove.glove_loss", "course_lib.checks.numerical_gradient",
+            "torch.autograd.grad", "torch.Tensor.backward", what="the GloVe gradients"):
+    got_slice = glove_grads(Ws, Wts, bs, bts, r_small, c_small, x_vals)
+for name_, got_, ref_ in zip(["W", "W~", "b", "b~"], got_slice, ref_slice):
+    expect(got_, ref_, name=f"dJ/d{name_} on the 8 wiki entries of section 4", rtol=1e-9, atol=1e-12)
+### END HIDDEN TESTS
+
+# %% [markdown]
+# ### Exercise 3.3: PPMI by hand
+#
+# Complete `ppmi_dense(C, cds)`: the PPMI matrix of section 6 for a small dense count matrix `C`,
+# with the context distribution raised to the power `cds` ($P_{cds}(c) \propto (\sum_w C_{wc})^{cds}$).
+# Entries with a zero count, and negative PMI values, are 0.
+
+# %% nbgrader={"grade": false, "grade_id": "ex-03-ppmi", "locked": false, "schema_version": 3, "solution": true, "task": false}
+def ppmi_dense(C: np.ndarray, cds: float = 0.75) -> np.ndarray:
+    """max(0, log P(w, c) / (P(w) P_cds(c))) on the non-zero counts of C, 0 elsewhere."""
+    ### BEGIN SOLUTION
+    C = np.asarray(C, dtype=float)
+    p_wc = C / C.sum()
+    p_w = C.sum(1, keepdims=True) / C.sum()                 # (V, 1)
+    ctx = C.sum(0) ** cds
+    p_c = (ctx / ctx.sum())[None, :]                         # (1, V)
+    out = np.zeros_like(C)
+    nz = C > 0
+    out[nz] = np.log(p_wc[nz] / (p_w * p_c)[nz])
+    return np.maximum(out, 0.0)
+    ### END SOLUTION
+
+
+# %% nbgrader={"grade": true, "grade_id": "ex-03-ppmi-test", "locked": true, "points": 1, "schema_version": 3, "solution": false, "task": false}
+from course_lib.checks import forbid
+
+C_toy = np.array([[0.0, 4.0, 1.0], [4.0, 0.0, 2.0], [1.0, 2.0, 6.0]])
+local_C = glove.cooccurrence_counts(local_ids, 5, len(local_words), distance_weighting=False)
+ref_ppmi = [glove.ppmi(sp.csr_matrix(C_toy), cds=c_).toarray() for c_ in (1.0, 0.75)] + \
+    [glove.ppmi(local_C).toarray()]
+with forbid("course_lib.glove.ppmi", "course_lib.glove.ppmi_svd", what="PPMI"):
+    got_ppmi = [ppmi_dense(C_toy, 1.0), ppmi_dense(C_toy, 0.75), ppmi_dense(local_C.toarray())]
+expect(got_ppmi[0], ref_ppmi[0], name="a 3 x 3 toy, no smoothing (cds = 1)")
+expect(got_ppmi[1], ref_ppmi[1], name="the same toy, cds = 0.75")
+expect(got_ppmi[2], ref_ppmi[2], name="400 wiki tokens, window 5")
+### BEGIN HIDDEN TESTS
+more_C = glove.cooccurrence_counts(more_ids, 10, len(more_words), distance_weighting=False)
+ref_more_ppmi = glove.ppmi(more_C).toarray()
+with forbid("course_lib.glove.ppmi", "course_lib.glove.ppmi_svd", what="PPMI"):
+    got_more_ppmi = ppmi_dense(more_C.toarray())
+expect(got_more_ppmi, ref_more_ppmi, name="2,000 wiki tokens, window 10, local vocabulary")
 ### END HIDDEN TESTS
 
 # %% [markdown]
@@ -472,14 +615,17 @@ expect(glove_cost(W, W_t, b, b_t, r2, c2, x2), glove.glove_loss(W, W_t, b, b_t, 
 # | weighted least-squares loss and gradients | `course_lib.glove.glove_loss`, `glove_loss_and_grads` |
 # | AdaGrad training, vectors $W + \tilde W$ | `course_lib.glove.train_glove` |
 # | PPMI and the PPMI + SVD baseline | `course_lib.glove.ppmi`, `ppmi_svd` |
-# | vocabulary, finite differences (from chapter 02) | `course_lib.word2vec.build_vocab`, `numerical_gradient` |
+# | vocabulary, finite differences (shared with chapter 02) | `course_lib.text.build_vocab`, `course_lib.checks.numerical_gradient` |
 # | evaluation, word2vec text format | `course_lib.evaluation.WordVectors`, `evaluate_similarity`, `evaluate_analogies` |
 #
 # What to remember:
 #
 # * GloVe fits $w_i^\top \tilde w_j + b_i + \tilde b_j \approx \log X_{ij}$ on the non-zero counts,
 #   weighted by $f(X_{ij})$, so that differences of vectors encode ratios of probabilities;
+# * the model follows from the ratio argument: $\exp$ turns differences into ratios, hence $\log X$;
+#   biases absorb $\log X_i$; ratios are reproduced up to a constant that does not depend on $k$;
 # * $x_{max}$ decides which pairs count fully: tune it to the size of your corpus;
+# * a falling cost is not better vectors: follow a score along training (GloVe's peaked at 20-25 epochs here);
 # * AdaGrad gives each coordinate its own step size, shrinking where gradients were large;
 # * on a small corpus, PPMI + SVD is a strong and fast baseline: always compare with it.
 #
