@@ -738,7 +738,7 @@ PRETRAINED_DIR = Path(__file__).resolve().parent.parent / "weights" / "mini_bert
 def pretrained_recipe() -> dict:
     """The fixed recipe of the shipped mini-BERT (``python -m course_lib.bert --build`` runs it)."""
     return {"vocab_size": 4096, "max_len": 128, "n_layers": 2, "n_heads": 4, "d_model": 128, "d_ff": 512,
-            "dropout": 0.1, "held_out_plays": 2, "nsp": True, "steps": 800, "batch_size": 32, "lr": 1e-3,
+            "dropout": 0.1, "held_out_plays": 2, "nsp": True, "steps": 3000, "batch_size": 32, "lr": 1e-3,
             "min_lr": 1e-4, "warmup": 100, "weight_decay": 0.01, "seed": 0}
 
 

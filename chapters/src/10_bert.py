@@ -466,8 +466,8 @@ print("a batch:", tuple(inp.shape), "labels at", int((batch.mlm_labels != -100).
 # %%
 MINI = dict(n_layers=2, n_heads=4, d_model=pick(128, 64), d_ff=pick(512, 256), dropout=0.1, pad_id=tok.pad_id)
 mini_cfg = BertConfig(len(tok), T_PAIR, **MINI)
-pre_train = TrainConfig(max_iters=pick(500, 30), batch_size=32, lr=1e-3, min_lr=1e-4, warmup_iters=pick(50, 10),
-                        weight_decay=0.01, eval_interval=pick(125, 15), eval_iters=pick(8, 2), seed=0)
+pre_train = TrainConfig(max_iters=pick(1500, 30), batch_size=32, lr=1e-3, min_lr=1e-4, warmup_iters=pick(50, 10),
+                        weight_decay=0.01, eval_interval=pick(375, 15), eval_iters=pick(8, 2), seed=0)
 held_corpus = NSPCorpus(held_plays, tok, max_len=T_PAIR)
 data = {"train": corpus, "val": held_corpus}
 
