@@ -799,8 +799,9 @@ check(acc_middle > acc_end + pick(0.0, -1.0), True, name="BERT predicts with two
 # ## 10. The shipped mini-BERT
 #
 # Later chapters (fine-tuning in 11, question answering in 12) need a pre-trained BERT without running
-# this chapter. `course_lib.bert.load_pretrained()` loads one shipped with the course (`weights/mini_bert/`,
-# in float16, checksums verified), made by `python -m course_lib.bert --build` with the code above: the
+# this chapter. `python -m course_lib.bert --build` makes one with the code above and writes it to
+# `weights/mini_bert/` (float16, with checksums); `course_lib.bert.load_pretrained()` loads it and verifies
+# the checksums. The build uses the
 # same tokenizer recipe, held-out plays and NSP pairs, but pairs of up to 128 tokens and more steps.
 # Its recipe:
 
