@@ -4,7 +4,7 @@
 
 The class is a realistic mix built from one chapter: full solutions, partial ones,
 untouched stubs, wrong answers, a student who rewrote the test cells, one endless
-loop and one kernel crash. Our grader (``course_lib.labs grade``) runs with 1 and 2
+loop and one kernel crash. Our grader (``tools/labs.py grade``) runs with 1 and 2
 parallel jobs; the peer is nbgrader's ``autograde`` on the same submissions (when
 nbgrader is installed), run in the same process, one after the other. The table
 prints seconds and the ratio to nbgrader; the scores of both graders are compared
@@ -26,7 +26,7 @@ import nbformat
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from course_lib import labs  # noqa: E402
+from tools import labs  # noqa: E402
 
 KINDS = ["solved", "solved", "partial", "stub", "wrong", "solved", "partial", "tampered", "solved", "stub"]
 

@@ -1,6 +1,6 @@
 """Exercise honesty, for every chapter that exists (chapters/NN_*.ipynb, found by glob).
 
-* the student version (``course_lib.labs.release``) executes top to bottom in a fresh
+* the student version (``tools.labs.student_version``) executes top to bottom in a fresh
   kernel, and every graded test cell in it fails: no check passes on a stub;
 * the solutions pasted back into the student version score full marks with the grader
   (hidden tests included);
@@ -16,7 +16,7 @@ import copy
 import nbformat
 import pytest
 
-from course_lib import labs
+from tools import labs
 
 CHAPTERS = labs.find_chapters()
 ids = [p.stem for p in CHAPTERS]

@@ -75,8 +75,8 @@ STUDENT_TEMPLATES = Path(__file__).resolve().parent / "student"  # Makefile, REA
 # What the student tree takes from the repository unchanged (only files git tracks, when it can tell).
 TREE_PATHS = ("course_lib", "datasets", "pyproject.toml", "constraints.txt", "lab.mk", "environment.yml",
               "binder", "LICENSE")
-# Never copied: byte code, editor leftovers, and the alias that points back at tools/labs.py.
-TREE_SKIPPED = ("__pycache__", "*.pyc", ".ipynb_checkpoints", "course_lib/labs.py")
+# Never copied: byte code and editor leftovers.
+TREE_SKIPPED = ("__pycache__", "*.pyc", ".ipynb_checkpoints")
 RELEASE_STAMP = ".student-release"  # marks a folder written by release_tree (safe to replace)
 _ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 
@@ -302,7 +302,7 @@ def release_tree(out_dir: str | os.PathLike = REPO_ROOT / "labs" / "student",
     """Write the self-contained student tree into ``out_dir`` (replacing an earlier release there).
 
     It holds ``chapters/NN_name.ipynb`` (student versions, default: every chapter), the
-    repository's TREE_PATHS (``course_lib`` without the labs alias, ``datasets/``, the
+    repository's TREE_PATHS (``course_lib``, ``datasets/``, the
     install files ``make lab`` reads) and, from ``tools/student/``, the student Makefile,
     README.md and .gitignore. Nothing else: no ``chapters/src``, no ``.git``, no
     ``tests/``, no ``tools/``, no ``jupytext.toml`` (which would recreate chapter sources
