@@ -29,7 +29,7 @@
 #
 # **Prerequisites:** chapter 01 (tokens, ids, embedding lookup); matrix products and `@`; PyTorch tensors.
 #
-# **Time:** about 45 minutes; the notebook runs in a few seconds.
+# **Time:** about 45 minutes; the notebook runs in about 10 seconds (7 s measured, full mode, two CPU cores).
 
 # %%
 # Set-up. After `make lab` this does nothing. In Colab, or in a kernel that lacks the course, it
