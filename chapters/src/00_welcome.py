@@ -47,10 +47,12 @@
 # | 07 | The loss | softmax, cross-entropy, perplexity | `torch.nn.functional.cross_entropy` and autograd |
 # | 08 | A tiny GPT | a character-level GPT trained on Shakespeare, sampling, KV-cache | `transformers` GPT-2 |
 # | 09 | Tokens: byte-pair encoding | UTF-8 bytes, merges, GPT-2's own tokenizer | `tiktoken`, `transformers`' GPT-2 tokenizer, `tokenizers`' BPE trainer |
+# | 10 | BERT | masked language modelling, next-sentence prediction, a mini-BERT pre-trained on Shakespeare | `transformers` BertForPreTraining and its masking collator |
+# | 11 | Pre-train, then fine-tune | classification heads on [CLS] and on a GPT's last real token, linear probe, LoRA | `transformers` sequence classifiers, `peft` LoRA, scikit-learn |
 # | 13 | From GPT-2 to today's models | RMSNorm, RoPE, SwiGLU, grouped-query attention | `transformers` Llama |
 #
-# Chapters 10 to 12 (BERT, fine-tuning, instruction tuning) are planned and not part of this
-# version yet; the numbers leave room for them.
+# Chapter 12 (instruction tuning and question answering) is planned and not part of this
+# version yet; the numbers leave room for it.
 #
 # Read them in order: each chapter uses what the previous ones built, but always through
 # `course_lib`, so you can also jump straight to a chapter that interests you: no chapter
@@ -108,7 +110,7 @@ import pathlib
 
 map_chapters = ["00_welcome", "01_text_to_numbers", "02_word2vec", "03_glove", "04_attention",
                 "05_multi_head_attention", "06_transformer", "07_loss", "08_tiny_gpt", "09_tokens_bpe",
-                "13_modern_llm"]
+                "10_bert", "11_fine_tuning", "13_modern_llm"]
 beside = sorted(p.stem for p in pathlib.Path.cwd().glob("[0-9][0-9]_*.ipynb"))
 if beside:
     assert check([c for c in map_chapters if c not in beside], [], name="every chapter of the map is here")
