@@ -15,6 +15,12 @@ One module per idea (see the course design):
     training     the one training loop: schedule, eval, checkpoints
     widgets      attention views and shared plots
     checks       check(), expect(), and what exercise tests use (forbid, Credit)
+    bpe          byte-level BPE, GPT-2's tokenizer                      (ch 09)
+    bert         BERT, masking, NSP pairs, MLM/NSP heads                (ch 10)
+    finetune     classification heads, LoRA, labelled-text batches      (ch 11)
+    llama        RMSNorm, RoPE, SwiGLU, grouped-query attention         (ch 13)
+    tasks        small generated tasks (numbers to words)               (ch 06)
+    profiling    peak memory of a computation                           (ch 05)
 
 The student release and the grader are instructor tooling, outside the library: tools/labs.py.
 
