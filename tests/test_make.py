@@ -41,7 +41,8 @@ def test_make_test_quick_leaves_the_slow_tests_out():
 
 def test_make_labs_writes_where_out_says():
     assert _dry_run("labs")[-1].endswith("tools/labs.py release --out labs/student")
-    r = subprocess.run(["make", "-n", "-o", str(VENV / ".stamp-install"), "labs", f"VENV={VENV}", "OUT=/tmp/x y"],
+    r = subprocess.run(["make", "-n", "--no-print-directory", "-o", str(VENV / ".stamp-install"), "labs",
+                        f"VENV={VENV}", "OUT=/tmp/x y"],
                        capture_output=True, text=True, cwd=ROOT, timeout=60)
     assert r.stdout.strip().endswith("--out /tmp/x y")
 
