@@ -38,6 +38,8 @@
 # **Time:** about an hour to read. Every model here is pre-trained and fine-tuned inside the
 # notebook, sized to run in under 10 minutes on two CPU cores in full mode; the last cell prints the
 # time it took. With `COURSE_FAST=1` everything is shrunk to seconds and the numbers mean nothing.
+# **The outputs stored here are from such a fast-mode run**: the chapter has not yet been executed in
+# full mode, so no accuracy or learning-curve number shown below is a result yet.
 
 # %%
 # Set-up. After `make lab` this does nothing. In Colab, or in a kernel that lacks the course, it
