@@ -29,7 +29,7 @@
 #
 # **Prerequisites:** chapters 04-07.
 #
-# **Time:** about an hour to read; the whole notebook runs in (not yet measured: the full-mode run is pending) on two CPU cores (full
+# **Time:** about an hour to read; the whole notebook runs in about 6 minutes (365 s measured) on two CPU cores (full
 # mode; the main training run is most of it). With `COURSE_FAST=1` smaller models train for a few hundred steps.
 
 # %%
@@ -492,12 +492,15 @@ if not fast_mode():
     assert check(runs[0.0].eval_train[-1] < runs[0.2].eval_train[-1], True, name="dropout makes the training loss higher")
     assert check(gap_of[0.0] > 0.3, True, name="without dropout the small model overfits: gap above 0.3 nats")
     assert check(gap_of[0.2] < gap_of[0.0] - 0.1, True, name="dropout 0.2 shrinks the gap by more than 0.1 nats")
-    assert check(runs[0.0].eval_val[-1] > min(runs[0.0].eval_val) + 0.05, True,
-                 name="without dropout the validation loss rises again after its best point")
+    early_gap = runs[0.0].eval_val[1] - runs[0.0].eval_train[1]           # at the second evaluation
+    assert check(gap_of[0.0] > early_gap + 0.2, True, name="without dropout the gap widens by more than 0.2 nats "
+                 f"between step {runs[0.0].eval_steps[1]} and the end")
 
 # %% [markdown]
 # Without dropout the small model memorises its 100,000 characters: its training loss keeps falling while the
-# validation loss reaches its best point and then climbs again, the signature of overfitting. Dropout makes the
+# validation loss falls far less, so the gap between them widens as training goes on, the signature of
+# overfitting (the printed best-validation step says whether, in this run, the validation loss has already
+# started to climb again). Dropout makes the
 # training task harder (the training loss is higher) and keeps the two curves closer; whether it also gives a
 # lower validation loss depends on how much the model overfits, which the printed numbers show for this run.
 # The main model above sees ten times more distinct text (990,000 characters, four passes in 2,000 steps) and
