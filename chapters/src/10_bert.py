@@ -809,7 +809,8 @@ check(acc_middle > acc_end + pick(0.0, -1.0), True, name="BERT predicts with two
 # Its recipe:
 
 # %%
-print(pretrained_recipe())
+# NBVAL_IGNORE_OUTPUT
+print(pretrained_recipe())                                   # the recipe is smaller in fast mode
 # in a later chapter:  model, tok = course_lib.bert.load_pretrained()   (checksums verified, float32, eval mode)
 
 # %% [markdown]
