@@ -289,12 +289,7 @@ def mask_tokens(ids: torch.Tensor, special_mask: torch.Tensor, *, vocab_size: in
     """
     fn = "mask_tokens"
     _check_id_matrix(ids, fn, "ids")
-    if not isinstance(special_mask, torch.Tensor) or special_mask.dtype != torch.bool \
-            or special_mask.shape != ids.shape:
-        got = (f"{tuple(special_mask.shape)} {special_mask.dtype}" if isinstance(special_mask, torch.Tensor)
-               else type(special_mask).__name__)
-        raise ValueError(f"{fn} expected special_mask as a bool tensor of shape {tuple(ids.shape)} "
-                         f"(True = never mask), got {got}")
+    _check_bool_like(special_mask, ids, fn, "special_mask", "(True = never mask)")
     V.positive_int(vocab_size, "vocab_size", fn)
     for name, p in (("mlm_probability", mlm_probability), ("mask_prob", mask_prob), ("random_prob", random_prob)):
         V.probability(p, name, fn)
@@ -842,12 +837,7 @@ def _check_inputs(ids, segment_ids, attention_mask, config: BertConfig, fn: str)
             raise ValueError(f"{fn} expected segment ids in [0, {config.n_segments}), got values in "
                              f"[{int(segment_ids.min())}, {int(segment_ids.max())}]")
     if attention_mask is not None:
-        if not isinstance(attention_mask, torch.Tensor) or attention_mask.dtype != torch.bool \
-                or attention_mask.shape != ids.shape:
-            got = (f"{tuple(attention_mask.shape)} {attention_mask.dtype}" if isinstance(attention_mask, torch.Tensor)
-                   else type(attention_mask).__name__)
-            raise ValueError(f"{fn} expected attention_mask as a bool tensor of shape {tuple(ids.shape)} with "
-                             f"True at real tokens (e.g. ids != pad_id), got {got}")
+        _check_bool_like(attention_mask, ids, fn, "attention_mask", "with True at real tokens (e.g. ids != pad_id)")
         if B and not bool(attention_mask.any(dim=1).all()):
             raise ValueError(f"{fn} expected at least one real token in every row of attention_mask")
     return ids, segment_ids, attention_mask
@@ -869,3 +859,10 @@ def _main(argv: list[str] | None = None) -> None:
 
 if __name__ == "__main__":
     _main()
+
+
+def _check_bool_like(mask: object, ids: torch.Tensor, fn: str, name: str, meaning: str) -> None:
+    """A bool tensor with the shape of ``ids``; the error names what True means for this argument."""
+    if not isinstance(mask, torch.Tensor) or mask.dtype != torch.bool or mask.shape != ids.shape:
+        got = f"{tuple(mask.shape)} {mask.dtype}" if isinstance(mask, torch.Tensor) else type(mask).__name__
+        raise ValueError(f"{fn} expected {name} as a bool tensor of shape {tuple(ids.shape)} {meaning}, got {got}")
