@@ -23,7 +23,7 @@ from matplotlib import colormaps
 from matplotlib.figure import Figure
 
 from course_lib import widgets as W
-from course_lib.widgets import attention_view, head_view, plot_attention, plot_head_view
+from course_lib.widgets import attention_view, head_view, model_view, plot_attention, plot_head_view
 
 SVG_NS = "{http://www.w3.org/2000/svg}"
 TOKENS = "the cat sat on the mat".split()
@@ -65,7 +65,7 @@ def test_shapes_and_array_kinds_accepted(shape, L, H, kind):
     assert [len(p) for p in inner_pages(view)] == [H + 1] * L   # every head + the mean
     assert all(isinstance(p, widgets.HTML) for pages in inner_pages(view) for p in pages)
     hv = head_view(w, TOKENS, **four)
-    assert [len(p) for p in inner_pages(hv)] == [H + 1] * L
+    assert len(hv.stack.children) == L and len(hv.toggles) == H   # one overlay per layer, one switch per head
 
 
 def test_bfloat16_tensor_within_tolerance_is_accepted():
@@ -85,7 +85,7 @@ def test_cross_attention_needs_and_uses_query_tokens():
     root = parse_svg(svg)
     assert len(root.findall(f".//{SVG_NS}g[@class='clw-row']")) == 3   # one row per query
     one_query = head_view(random_weights(4, 1, 5), keys, ["cat"])    # (H, 1, Tk): a decoding step
-    assert len(parse_svg(one_query.svg(0, "mean")).findall(f".//{SVG_NS}g[@class='clw-q']")) == 1
+    assert len(parse_svg(one_query.svg(0)).findall(f".//{SVG_NS}g[@class='clw-q']")) == 1
 
 
 def test_only_core_widget_models_are_used():
@@ -275,24 +275,21 @@ def test_hover_highlight_is_pure_css():
     assert [r.get("tabindex") for r in rows] == ["0"] * 6    # clickable (focus) as well
 
 
-def test_head_view_draws_one_line_per_visible_weight():
-    w = random_weights(2, 6, 6, seed=4, sharp=3.0)
-    view = head_view(w, TOKENS)
-    root = parse_svg(view.svg(0, 1))
+def test_lines_svg_draws_one_line_per_visible_weight():
+    w = random_weights(6, 6, seed=4, sharp=3.0)
+    root = parse_svg(W.lines_svg(w, TOKENS, TOKENS))
     groups = root.findall(f".//{SVG_NS}g[@class='clw-q']")
     assert len(groups) == 6
     for i, g in enumerate(groups):
         opacities = [float(p.get("stroke-opacity")) for p in g.iter(SVG_NS + "path")]
-        visible = np.sort(w[1, i][w[1, i] >= W.MIN_LINE_WEIGHT])
+        visible = np.sort(w[i][w[i] >= W.MIN_LINE_WEIGHT])
         np.testing.assert_allclose(np.sort(opacities), visible, atol=5e-3)
-    mean_root = parse_svg(view.svg(0, "mean"))
-    assert mean_root.find(f".//{SVG_NS}g[@class='clw-q']").get("stroke") == W.MEAN_COLOUR
 
 
-def test_head_view_thins_long_rows_and_says_so():
+def test_lines_svg_thins_long_rows_and_says_so():
     T = 40
     w = np.full((T, T), 1 / T)                               # uniform: 40 lines per query
-    svg = head_view(w, [f"t{i}" for i in range(T)]).svg(0, 0)
+    svg = W.lines_svg(w, [f"t{i}" for i in range(T)], [f"t{i}" for i in range(T)])
     root = parse_svg(svg)
     assert all(len(list(g.iter(SVG_NS + "path"))) == W.MAX_LINES_PER_QUERY
                for g in root.findall(f".//{SVG_NS}g[@class='clw-q']"))
@@ -330,14 +327,16 @@ def test_whitespace_tokens_are_visible_and_text_is_escaped():
 @pytest.mark.parametrize("make", [attention_view, head_view])
 def test_save_png_and_svg(tmp_path, make):
     view = make(random_weights(2, 3, 6, 6), TOKENS, layer_names=["layer 0", "layer 1"])
-    view.head_select.index = 3                               # the mean of heads
+    if make is attention_view:
+        view.head_select.index, shown = 3, "mean of heads"   # the mean of heads
+    else:
+        view.toggles[1].value, shown = False, "heads [0, 2]"
     png = view.save(tmp_path / "view.png")
     assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     img = matplotlib.image.imread(png)
     assert img.ndim == 3 and img.shape[0] > 100 and img.shape[1] > 100
     svg = view.save(tmp_path / "view.svg")
-    root = parse_svg(svg.read_text())
-    assert "mean of heads" in "".join(root.itertext()) or "mean of heads" in svg.read_text()
+    assert shown in svg.read_text()
     with pytest.raises(ValueError, match=r"\.png or \.svg.*'\.jpg'"):
         view.save(tmp_path / "view.jpg")
 
@@ -409,3 +408,287 @@ def test_static_pictures_do_not_leak_pyplot_figures(tmp_path):
     view._repr_mimebundle_()
     view.save(tmp_path / "v.png")
     assert plt.get_fignums() == []                           # nothing pops up, nothing accumulates
+
+
+# --------------------------------------------------------------------------- head view: heads overlaid
+
+def test_head_view_overlays_every_head_in_its_colour_with_the_weights_as_opacity():
+    w = random_weights(2, 3, 6, 6, seed=11, sharp=3.0)
+    view = head_view(w, TOKENS, layer_names=["layer 0", "layer 1"])
+    root = parse_svg(view.stack.children[1].value)
+    assert view.stack.children[1].value == view.svg(1)
+    for h in range(3):
+        paths = [p for p in root.iter(SVG_NS + "path") if f"clw-h{h}" in p.get("class").split()]
+        assert {p.get("stroke") for p in paths} == {W.HEAD_COLOURS[h]}
+        expected = np.sort(w[1, h][w[1, h] >= W.MIN_LINE_WEIGHT])
+        np.testing.assert_allclose(np.sort([float(p.get("stroke-opacity")) for p in paths]), expected, atol=5e-3)
+
+
+def test_toggling_a_head_changes_the_picture_and_the_page_hides_it_with_css():
+    w = random_weights(2, 3, 6, 6, seed=12, sharp=3.0)
+    view = head_view(w, TOKENS, layer_names=["layer 0", "layer 1"])
+    segments = lambda fig: sum(len(c.get_segments()) for c in fig.axes[0].collections)   # noqa: E731
+    all_on = segments(view.figure(layer=0))
+    view.toggles[1].value = False
+    assert view.visible_heads == [0, 2]
+    n_head1 = sum(len(W._kept_lines(w[0, 1, i])) for i in range(6))
+    assert segments(view.figure(layer=0)) == all_on - n_head1 > 0
+    assert "clw-h1" not in view.svg(0, heads=view.visible_heads) and "clw-h1" in view.svg(0)
+    # in the page: a rule hides head 1's lines when its button is not active (no JavaScript)
+    css = view.css.value
+    assert f".clw-hv-{view.uid}:has(.clw-tog-{view.uid}-1:not(.mod-active)) .clw-h1{{display:none}}" in css
+    assert f"clw-tog-{view.uid}-1" in view.toggles[1]._dom_classes and f"clw-hv-{view.uid}" in view._dom_classes
+    assert "<script" not in css + view.svg(0)
+
+
+def test_head_view_hover_rules_for_queries_and_keys():
+    view = head_view(random_weights(2, 6, 6, seed=13), TOKENS)
+    svg = view.svg(0)
+    root = parse_svg(svg)
+    keys = root.findall(f".//{SVG_NS}g[@class='clw-kl']")
+    assert [k.get("data-k") for k in keys] == [str(j) for j in range(6)]
+    for j in range(6):                                      # hovering key j dims every line not into key j
+        assert f'.clw-ov-{view.uid}:has(.clw-kl[data-k="{j}"]:hover) path:not(.clw-k{j})' in svg
+    for p in root.iter(SVG_NS + "path"):                    # ... and each line names its key
+        (kcls,) = [c for c in p.get("class").split() if c.startswith("clw-k")]
+        y_end = float(p.get("d").split("L")[1].split()[1])
+        assert int(kcls[5:]) == int((y_end - 30.0) // float(np.clip(640 / 6, 11, 20)))
+    assert ".clw-overlay:has(.clw-q:hover) .clw-q:not(:hover) path" in svg
+
+
+# --------------------------------------------------------------------------- colour scales
+
+def test_shared_scale_differs_from_per_map_scale_for_a_diffuse_and_a_sharp_head():
+    sharp = np.eye(6)                                       # head 0: each token reads itself, weight 1
+    diffuse = np.full((6, 6), 1 / 6)                        # head 1: reads everything equally
+    w = np.stack([sharp, diffuse])                          # (H, T, T)
+    per_map = attention_view(w, TOKENS, scale="map")
+    shared = attention_view(w, TOKENS, scale="shared")
+    fills_map, _ = cell_fills(per_map.svg(0, 1), 6, 6)
+    fills_shared, _ = cell_fills(shared.svg(0, 1), 6, 6)
+    darkest = expected_hex(np.ones((1, 1)))[0, 0]
+    assert (fills_map == darkest).all()                     # on its own scale the diffuse head looks as dark as it gets
+    assert (fills_shared == expected_hex(np.array([[1 / 6, 1.0]]))[0, 0]).all()   # shared: pale, 1/6 of the way
+    assert luminance(fills_shared[0, 0]) > luminance(fills_map[0, 0]) + 50
+    assert cell_fills(shared.svg(0, 0), 6, 6)[0][0, 0] == darkest     # the sharp head is dark either way
+    bar = lambda svg: float(parse_svg(svg).find(f".//{SVG_NS}g[@class='clw-bar']").get("data-vmax"))  # noqa: E731
+    assert bar(per_map.svg(0, 1)) == pytest.approx(1 / 6, rel=1e-5) and bar(shared.svg(0, 1)) == 1.0
+    assert "shared scale" in shared.svg(0, 1) and "own scale" in per_map.svg(0, 1)
+    with pytest.raises(ValueError, match=r"scale should be 'map'.*or 'shared'.*got 'global'"):
+        attention_view(w, TOKENS, scale="global")
+
+
+def thumbnail_pixels(view: W.ModelView, index: int) -> np.ndarray:
+    css = view.css.value
+    uri = re.search(r'button\[value="%d"\]\{background-image:url\((data:image/png;base64,[^)]+)\)' % index, css).group(1)
+    return matplotlib.image.imread(io.BytesIO(base64.b64decode(uri.split(",", 1)[1])), format="png")
+
+
+def test_model_view_grid_of_thumbnails_opens_the_chosen_one_large():
+    L, H = 2, 3
+    w = random_weights(L, H, 6, 6, seed=14)
+    w[1, 2] = 1 / 6                                         # one diffuse head
+    view = model_view(w, TOKENS, layer_names=["layer 0", "layer 1"])
+    assert len(view.picker.options) == L * H == len(view.stack.children)
+    link = view.links[0]
+    assert isinstance(link, widgets.widget_link.Link)
+    assert (link.source[0], link.source[1], link.target[0], link.target[1]) == (view.picker, "index", view.stack,
+                                                                                 "selected_index")
+    for i, (layer, head) in enumerate(view.pairs):
+        assert view.stack.children[i].value == view.svg(layer, head)
+        expected = colormaps["Blues"](w[layer, head] / w.max())         # shared scale by default
+        np.testing.assert_allclose(thumbnail_pixels(view, i)[..., :3], expected[..., :3], atol=1 / 255 + 1e-6)
+    view.picker.index = 5
+    assert view.selection == (1, 2)
+    np.testing.assert_allclose(view.figure().axes[0].images[0].get_array(), w[1, 2])
+    # on its own scale the diffuse thumbnail is uniformly the darkest colour; shared, it is pale
+    own = model_view(w, TOKENS, layer_names=["layer 0", "layer 1"], scale="map")
+    assert thumbnail_pixels(own, 5)[..., :3].mean() < thumbnail_pixels(view, 5)[..., :3].mean() - 0.3
+    assert f".clw-mv-{view.uid}>div{{display:grid!important;grid-template-columns:repeat({H}," in view.css.value
+
+
+# --------------------------------------------------------------------------- straight from a model
+
+def _tiny_models():
+    from course_lib.bert import BertConfig, BertForPreTraining
+    from course_lib.gpt import GPT, GPTConfig
+    from course_lib.transformer import Transformer, TransformerConfig
+
+    torch.manual_seed(0)
+    gpt = GPT(GPTConfig(vocab_size=20, block_size=16, n_layer=2, n_head=4, n_embd=32))
+    bert = BertForPreTraining(BertConfig(vocab_size=30, max_len=16, n_layers=2, n_heads=2, d_model=16, d_ff=32))
+    t = Transformer(TransformerConfig(src_vocab_size=20, tgt_vocab_size=15, d_model=16, n_heads=2, d_ff=32))
+    for m in (gpt, bert, t):                                # trained-looking: sharper than the initial weights
+        with torch.no_grad():
+            for name, p in m.named_parameters():
+                if any(k in name for k in ("c_attn", "q_proj", "k_proj")) and p.ndim == 2:
+                    p.mul_(10.0 if "q_proj" in name or "k_proj" in name else 4.0)
+    return gpt, bert, t
+
+
+def test_attention_view_from_a_model_equals_the_models_own_maps():
+    from course_lib.bert import attention_maps
+
+    gpt, bert, t = _tiny_models()
+    ids = torch.tensor([3, 1, 4, 1, 5, 9, 2, 6])
+    view = attention_view(gpt, list("abcdefgh"), ids=ids)
+    np.testing.assert_allclose(view.weights, gpt.attention_maps(ids[None])[:, 0].double().numpy(), atol=1e-7)
+    assert view.layer_names == ["layer 0", "layer 1"] and view.tokens == list("abcdefgh")
+    assert attention_view(gpt, ids).tokens == [str(int(i)) for i in ids]          # the ids alone: labels are ids
+    b_ids = torch.tensor([[2, 7, 8, 9, 3]])                                       # (1, T) is one sequence
+    np.testing.assert_allclose(head_view(bert, ids=b_ids).weights, attention_maps(bert, b_ids)[:, 0].double().numpy(),
+                               atol=1e-7)
+    src, tgt = torch.tensor([3, 4, 5, 6, 0, 0]), torch.tensor([1, 5, 6])
+    cross = model_view(t, list("xyz"), ids=tgt, src_ids=src, src_tokens=list("ABCD__"))
+    t.eval()                                               # no dropout, as the view runs it
+    with torch.no_grad():
+        memory, pad = t.encode(src[None], need_weights=True)
+        t.decode(tgt[None], memory, pad, need_weights=True)
+    np.testing.assert_allclose(cross.weights, t.decoder.cross_weights()[:, 0].double().numpy(), atol=1e-6)
+    assert cross.query_tokens == list("xyz") and cross.tokens == list("ABCD__")
+    assert np.all(cross.weights[..., 4:] == 0)             # padding keys of the source get nothing
+    enc = attention_view(t, list("xyz"), ids=tgt, src_ids=src, src_tokens=list("ABCD__"), part="encoder")
+    assert enc.weights.shape == (2, 2, 6, 6) and enc.layer_names[0] == "encoder layer 0"
+
+
+def test_a_batch_is_never_taken_for_layers():
+    gpt, bert, t = _tiny_models()
+    batch = torch.randint(0, 20, (2, 8))
+    for make in (attention_view, head_view, model_view, W.neuron_view):
+        with pytest.raises(ValueError, match=r"shape \(2, 8\): a batch of 2 sequences.*never be read as layers.*ids\[b\]"):
+            make(gpt, ids=batch)
+    maps = gpt.attention_maps(batch)[1]                    # (B, H, T, T) of one layer: four axes
+    with pytest.raises(ValueError, match=r"cannot tell a batch from layers"):
+        model_view(maps, [str(i) for i in range(8)])
+    with pytest.raises(ValueError, match=r"part should be one of \('cross', 'encoder', 'decoder'\).*got 'self'"):
+        attention_view(t, ids=[1, 2], src_ids=[3, 4], part="self")
+    with pytest.raises(ValueError, match=r"needs the source ids too"):
+        attention_view(t, ids=[1, 2])
+    with pytest.raises(ValueError, match=r"got Linear"):
+        attention_view(torch.nn.Linear(2, 2), ids=[1, 2])
+    with pytest.raises(ValueError, match=r"integer token ids, got dtype torch.float32"):
+        attention_view(gpt, ids=torch.zeros(4))
+
+
+# --------------------------------------------------------------------------- neuron view
+
+@pytest.mark.parametrize("which", ["gpt", "bert", "cross", "decoder"])
+def test_neuron_view_numbers_equal_the_models_own_attention_weights(which):
+    from course_lib.bert import attention_maps
+
+    gpt, bert, t = _tiny_models()
+    ids = torch.tensor([3, 1, 4, 1, 5, 9, 2])
+    src = torch.tensor([3, 4, 5, 6, 7, 0])
+    if which == "gpt":
+        view, maps = W.neuron_view(gpt, ids=ids, layer=1, head=2), gpt.attention_maps(ids[None])[1, 0, 2]
+    elif which == "bert":
+        view, maps = W.neuron_view(bert, ids=ids, layer=1, head=1), attention_maps(bert, ids[None])[1, 0, 1]
+    else:
+        view = W.neuron_view(t, ids=ids[:4], src_ids=src, part=which, layer=1, head=1)
+        t.eval()
+        with torch.no_grad():
+            memory, pad = t.encode(src[None])
+            t.decode(ids[None, :4], memory, pad, need_weights=True)
+        layer = t.decoder.layers[1]
+        maps = (layer.cross_weights if which == "cross" else layer.self_weights)[0, 1]
+    maps = maps.double().numpy()
+    Tq, Tk = maps.shape
+    got = np.array([[view.step(i, j).weight for j in range(Tk)] for i in range(Tq)])
+    np.testing.assert_allclose(got, maps, atol=1e-6)
+    assert maps.max() > 2 / Tk                              # not a uniform head: equality means something
+    d = view.q.shape[1]
+    s = view.step(Tq - 1, 0)
+    assert s.dot == pytest.approx(float(np.dot(s.q, s.k))) == pytest.approx(float(s.product.sum()))
+    assert s.scaled == pytest.approx(s.dot / np.sqrt(d))
+    row = np.array([view.step(Tq - 1, j).scaled for j in range(Tk)])
+    ok = np.array([view.step(Tq - 1, j).allowed for j in range(Tk)])
+    e = np.exp(row[ok] - row[ok].max())
+    np.testing.assert_allclose((e / e.sum()), maps[Tq - 1][ok], atol=1e-6)   # softmax of the scaled scores
+    svg = view.svg(Tq - 1)
+    parse_svg(svg)
+    assert f"= {maps[Tq - 1, 0]:.4f}" in svg                 # the written-out arithmetic ends with the weight
+    if which in ("gpt", "decoder"):
+        assert not view.step(0, 1).allowed and view.step(0, 1).weight == 0.0 and "masked" in view.svg(0)
+
+
+def test_neuron_view_key_choice_is_css_on_the_chosen_option_and_refuses_wrong_maths():
+    gpt, _, _ = _tiny_models()
+    view = W.neuron_view(gpt, ids=[3, 1, 4, 1, 5], layer=0, head=1)
+    assert view.selection == (4, int(np.argmax(view.weights[4])))
+    link = view.links[0]
+    assert (link.source[0], link.target[0], link.target[1]) == (view.query_select, view.stack, "selected_index")
+    for j in range(5):
+        assert (f'.clw-nv-{view.uid}:has(.clw-nk-{view.uid} option:nth-child({j + 1}):checked) '
+                f'.clw-nd[data-k="{j}"]{{display:inline}}') in view.css.value
+    assert len(parse_svg(view.svg(2)).findall(f".//{SVG_NS}g[@class='clw-nd']")) == 5
+    run = W.model_attention(gpt, ids=[3, 1, 4, 1, 5])
+    run.weights[0, 1] = np.roll(run.weights[0, 1], 1, axis=-1)     # weights that q and k cannot produce
+    with pytest.raises(ValueError, match=r"does not give the model's attention weights"):
+        W.NeuronView(run, 0, 1, 16, None)
+    with pytest.raises(ValueError, match=r"head should be an integer in \[0, 4\), got 4"):
+        W.neuron_view(gpt, ids=[1, 2], head=4)
+    with pytest.raises(ValueError, match=r"needs a course model"):
+        W.neuron_view(random_weights(2, 6, 6), TOKENS)
+
+
+# --------------------------------------------------------------------------- side by side, and the static fallback
+
+def test_compare_view_links_both_sides_and_shares_one_colour_scale():
+    gpt, _, _ = _tiny_models()
+    from course_lib.gpt import GPT, GPTConfig
+    torch.manual_seed(1)
+    fresh = GPT(GPTConfig(vocab_size=20, block_size=16, n_layer=2, n_head=4, n_embd=32))
+    ids = torch.tensor([3, 1, 4, 1, 5, 9])
+    for kind in ("attention", "head", "model"):
+        view = W.compare_view(fresh, gpt, ids=ids, kind=kind, names=("init", "sharpened"))
+        pairs = {(l.source[0].model_id, l.source[1], l.target[0].model_id, l.target[1]) for l in view.links}
+        for (a, ta), (b, tb) in zip(view.left.controls(), view.right.controls()):
+            assert (a.model_id, ta, b.model_id, tb) in pairs
+        assert len(view.links) == len(view.left.controls()) > 0
+    view = W.compare_view(random_weights(2, 3, 6, 6, sharp=0.5), random_weights(2, 3, 6, 6, seed=2, sharp=4.0),
+                          TOKENS, kind="attention", layer_names=["a", "b"])
+    both = max(view.left.weights.max(), view.right.weights.max())
+    assert view.left.vmax == view.right.vmax == pytest.approx(both)
+    peaks = view.left.weights.max(axis=(2, 3))                          # (L, H): each map's own maximum
+    layer, head = np.unravel_index(peaks.argmin(), peaks.shape)
+    left_bar = float(parse_svg(view.left.svg(int(layer), int(head))).find(f".//{SVG_NS}g[@class='clw-bar']")
+                     .get("data-vmax"))
+    assert left_bar == pytest.approx(both, rel=1e-5) and peaks.min() < both
+    with pytest.raises(ValueError, match=r"same layout on both sides"):
+        W.compare_view(random_weights(2, 6, 6), random_weights(3, 6, 6), TOKENS)
+    with pytest.raises(ValueError, match=r"kind should be one of"):
+        W.compare_view(fresh, gpt, ids=ids, kind="neuron")
+
+
+@pytest.mark.parametrize("make", ["attention", "head", "model", "compare"])
+def test_static_fallback_shows_every_head_as_small_multiples(make):
+    L, H = 2, 3
+    w = random_weights(L, H, 6, 6, seed=15)
+    names = ["layer 0", "layer 1"]
+    view = {"attention": lambda: attention_view(w, TOKENS, layer_names=names),
+            "head": lambda: head_view(w, TOKENS, layer_names=names),
+            "model": lambda: model_view(w, TOKENS, layer_names=names),
+            "compare": lambda: W.compare_view(w, w[:, ::-1], TOKENS, layer_names=names)}[make]()
+    fig = view.static_figure()
+    panels = [ax for ax in fig.axes if ax.images or ax.collections]
+    sides = 2 if make == "compare" else 1
+    if make == "head":
+        assert len(panels) == L * H
+        assert sorted(ax.get_title() for ax in panels)[0] == "layer 0, head 0"
+    else:
+        heat = [ax for ax in fig.axes if ax.images and ax.get_title()]
+        assert len(heat) == L * H * sides
+        np.testing.assert_allclose(heat[sides * H + 1].images[0].get_array(), w[1, 1])  # row = layer, column = head
+    png = base64.b64decode(view._repr_mimebundle_()["image/png"])
+    assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) < 200_000
+
+
+def test_new_views_use_only_core_widget_models():
+    w = random_weights(2, 2, 6, 6)
+    gpt, _, _ = _tiny_models()
+    views = [head_view(w, TOKENS, layer_names=["a", "b"]), model_view(w, TOKENS, layer_names=["a", "b"]),
+             W.neuron_view(gpt, ids=[1, 2, 3]), W.compare_view(w, w, TOKENS, layer_names=["a", "b"])]
+    state = widgets.Widget.get_manager_state(widgets=None)["state"]
+    for view in views:
+        for model_id in [view.model_id] + [link.model_id for link in view.links]:
+            assert state[model_id]["model_module"] in ("@jupyter-widgets/controls", "@jupyter-widgets/base")
