@@ -1,11 +1,19 @@
-"""Attention views: a token-by-token heatmap and a bertviz-style head view (chapters 04-06, 08).
+"""Attention views in core ipywidgets: heatmaps, bertviz's head, model and neuron views, and more (chapters 04-10).
 
-    from course_lib.widgets import attention_view, head_view, plot_attention
-    attention_view(weights, tokens)            # weights (Tq, Tk) or (H, Tq, Tk): one layer
+    from course_lib.widgets import attention_view, head_view, model_view, neuron_view, compare_view
+    attention_view(weights, tokens)            # weights (Tq, Tk) or (H, Tq, Tk): one layer, a heatmap per head
     attention_view(stack, tokens, layer_names=["layer 1", "layer 2"])   # (L, H, Tq, Tk): layers, said so
-    head_view(weights, tokens)                 # lines from each query token to the keys it reads
+    head_view(weights, tokens)                 # every head of a layer overlaid, one colour each, heads toggled
+    model_view(gpt, tokens, ids=ids)           # a course model, run with need_weights: L x H thumbnails
+    neuron_view(gpt, tokens, ids=ids, layer=1, head=0)   # q, k, q*k, q.k, / sqrt(d), softmax for a query/key
+    compare_view(before, after, tokens, ids=ids, kind="model")   # two models side by side, linked controls
     plot_attention(weights, tokens, head="mean")   # a plain matplotlib Figure
-    view.save("attention.png")                 # the current layer/head as .png or .svg
+    view.save("attention.png")                 # the current selection as .png or .svg
+
+Models (``model_attention``): ``course_lib.gpt.GPT``, ``course_lib.bert.BertModel`` and
+``BertForPreTraining``, the encoder-decoder ``course_lib.transformer.Transformer`` (part "encoder",
+"decoder" or "cross"), and one ``course_lib.attention.MultiHeadAttention`` module run on vectors ``x``.
+They run on ONE sequence: ids (T,) or (1, T); a batch (B, T) is refused.
 
 Four axes are ambiguous: ``MultiHeadAttention`` returns (B, H, Tq, Tk) for a batch, a stack of
 layers is (L, H, Tq, Tk), and the shape cannot tell them apart. So 4-D weights are accepted
@@ -13,35 +21,36 @@ only with the layers named (``layer_names=`` for the views, ``layer=`` for the p
 goes in one item at a time, ``weights[b]``. Five axes (L, B, H, Tq, Tk), as
 ``Decoder.cross_weights()`` and ``GPT.attention_maps()`` return them, go in as ``weights[:, b]``.
 
+Colour scales: ``scale="map"`` colours each map by its own maximum, ``scale="shared"`` by the
+maximum over every head and layer (and over both sides of a compare_view), so that a diffuse head
+looks pale next to a sharp one; a colour bar under every heatmap says which scale it uses.
+
 How the widgets work, and why they work everywhere
 ---------------------------------------------------
 An attention map is small and known in advance, so nothing needs to be computed when a
-learner clicks. Every (layer, head) picture, plus the mean over heads, is drawn once in
-Python as an SVG string and put in a core ``ipywidgets.HTML``. The pictures of one layer
-sit in a ``widgets.Stack`` (one child per head, the last one is the mean); the layers sit
-in an outer ``Stack``. The head selector's ``index`` is linked to every inner Stack's
-``selected_index`` and the layer selector to the outer one with ``widgets.jslink``, a link
-that lives in the browser. Hence:
+learner clicks. Every picture is drawn once in Python (SVG strings, PNG thumbnails) and put
+in core ``ipywidgets.HTML`` widgets inside ``widgets.Stack``s; selectors are linked to the Stacks
+with ``widgets.jslink``, a link that lives in the browser. Where a choice cannot be a Stack index
+(heads switched on and off, the key of the neuron view, the thumbnails' pictures) a <style> in
+an HTML widget reads the state the core widgets already put in the page: a ToggleButton's
+``mod-active`` class, a Dropdown's ``option:checked``, a ToggleButtons button's ``value``
+attribute (CSS ``:has()``). Hence:
 
-* no custom JavaScript, no CDN, no build step: only core ipywidgets 8 models, so the view
-  works in JupyterLab 4, VS Code, Colab, and in a static HTML page (``nbconvert --to html``,
-  Jupyter Book) with no kernel at all, where switching layer/head still works;
-* hovering (or clicking) a query token highlights its row: plain CSS inside the SVG;
-* without a widget front end (a terminal, GitHub, plain nbconvert output) the widget's
-  mime bundle also carries a PNG of the current selection, drawn with matplotlib.
+* no custom JavaScript, no CDN, no build step: only core ipywidgets 8 models, so the views
+  work in JupyterLab 4, Notebook 7, VS Code, Colab, and in a static HTML page (``nbconvert --to html``,
+  Jupyter Book) with no kernel at all, where every control still works;
+* hovering (or clicking) a token highlights what it reads (or who reads it): plain CSS in the SVG;
+* without a widget front end (GitHub, nbviewer, plain nbconvert output, an untrusted notebook)
+  the mime bundle also carries a PNG of every head as small multiples, drawn with matplotlib.
 
-Long sequences: at most ``max_tokens`` (default 64) query and key tokens are drawn, the
-first ones; the view then prints a note saying so. Large heatmaps are embedded as a small
-PNG (one pixel per cell) inside the SVG, so the page stays light and responsive; the head
-view drops lines lighter than ``MIN_LINE_WEIGHT`` and keeps the ``MAX_LINES_PER_QUERY``
-heaviest per query token, and says how many it left out.
+Long sequences: at most ``max_tokens`` (default 64; 16 for the neuron view) query and key tokens are
+drawn, the first ones; the view then prints a note saying so. Large heatmaps are embedded as a small
+PNG (one pixel per cell) inside the SVG; the head view drops lines lighter than ``MIN_LINE_WEIGHT``
+and keeps the ``MAX_LINES_PER_QUERY`` heaviest per query token and head.
 
-What a view costs: all L x (H + 1) pictures travel to the browser and are stored in the
-notebook with the widget state. Measured (benchmarks/widgets.py): about 12 kB per picture
-at 8 tokens, 32 kB (heatmap) or 45 kB (head view) at 64 tokens, so 4 layers x 4 heads at
-64 tokens come to about 0.6 MB (heatmap) or 0.9 MB (head view); pass a smaller
-``max_tokens`` to keep a chapter light. Drawing them all takes well under a second, about
-1/100 of the time matplotlib needs for one PNG per picture.
+What a view costs: all its pictures travel to the browser and are stored in the notebook with
+the widget state, plus the static PNG in the output. benchmarks/widgets.py measures each view
+(bytes stored, seconds to build); pass a smaller ``max_tokens`` to keep a chapter light.
 """
 from __future__ import annotations
 
@@ -59,8 +68,9 @@ import numpy as np
 
 from ._validate import to_numpy
 
-__all__ = ["attention_view", "head_view", "plot_attention", "plot_head_view", "AttentionWidget",
-           "as_attention_array"]
+__all__ = ["attention_view", "head_view", "model_view", "neuron_view", "compare_view", "model_attention",
+           "plot_attention", "plot_head_view", "AttentionWidget", "HeadView", "ModelView", "NeuronView",
+           "CompareView", "ModelAttention", "as_attention_array"]
 
 MEAN = "mean"                 # the head selector's "average of heads" choice
 RECT_CELLS_MAX = 144          # up to 12 x 12 cells: one <rect> per cell, each with a tooltip
@@ -578,6 +588,7 @@ class AttentionWidget(_SavesPictures, widgets.VBox):
         if self.note:
             children.append(widgets.HTML(f'<span style="color:#8a4b00">{_esc(self.note)}</span>'))
         super().__init__(children)
+        self.add_class("clw-view-attention")                   # what a page (or a browser test) finds it by
 
     # what is shown -----------------------------------------------------------------------
     @property
@@ -675,7 +686,7 @@ class ModelAttention:
 
 
 def model_attention(model: Any, tokens: Any = None, *, ids: Any = None, src_ids: Any = None,
-                    src_tokens: Any = None, part: str | None = None) -> ModelAttention:
+                    src_tokens: Any = None, part: str | None = None, x: Any = None) -> ModelAttention:
     """Run a course model on ONE sequence with need_weights=True and collect every layer's attention.
 
     Models: ``course_lib.gpt.GPT`` (part "self"), ``course_lib.bert.BertModel`` /
@@ -685,8 +696,17 @@ def model_attention(model: Any, tokens: Any = None, *, ids: Any = None, src_ids:
     source goes in ``src_ids``); ``tokens`` their labels (default: the ids as text; token ids
     may also be passed as ``tokens`` alone). A batch (B, T) with B > 1 is refused: its axis would be
     read as layers. The model runs in eval mode (no dropout) and is put back as it was.
+    A single ``course_lib.attention.MultiHeadAttention`` (self-attention, no mask) runs on the
+    vectors ``x`` (T, C) or (1, T, C) instead of ids: one "layer".
     """
     import torch
+
+    from .attention import MultiHeadAttention
+
+    if isinstance(model, MultiHeadAttention):
+        return _module_attention(model, tokens, x)
+    if x is not None:
+        raise ValueError("x (input vectors) is for a single MultiHeadAttention module; a model takes ids")
 
     from .bert import BertForPreTraining, BertModel
     from .bert import attention_maps as bert_attention_maps
@@ -756,6 +776,34 @@ def model_attention(model: Any, tokens: Any = None, *, ids: Any = None, src_ids:
              for i in range(L)]
     return ModelAttention(to_numpy(maps).astype(np.float64), q, k, allowed, 1.0 / np.sqrt(q.shape[-1]),
                           keys, queries, names, part, type(model).__name__)
+
+
+def _module_attention(module: Any, tokens: Any, x: Any) -> ModelAttention:
+    """One MultiHeadAttention module run on x (T, C) or (1, T, C) with need_weights: L = 1."""
+    import torch
+
+    if not isinstance(x, torch.Tensor) or not x.is_floating_point() or x.ndim not in (2, 3) or \
+            (x.ndim == 3 and x.shape[0] != 1):
+        got = f"shape {tuple(x.shape)} {x.dtype}" if isinstance(x, torch.Tensor) else type(x).__name__
+        raise ValueError(f"a MultiHeadAttention module needs its input vectors x, a float tensor (T, C) or (1, T, C) "
+                         f"(one sequence; a batch would be read as layers), got {got}")
+    x = x.reshape(1, *x.shape[-2:]).to(next(module.parameters()).device)
+    captured: list[tuple] = []
+    hook = module.register_forward_pre_hook(_capture_qk(captured), with_kwargs=True)
+    was_training = module.training
+    module.eval()
+    try:
+        with torch.no_grad():
+            _, w = module(x, need_weights=True)                                  # (1, H, T, T)
+    finally:
+        hook.remove()
+        module.train(was_training)
+    labels = [str(i) for i in range(x.shape[1])] if tokens is None else _check_tokens(tokens, x.shape[1], "tokens",
+                                                                                       "positions of x")
+    q, k, allowed = captured[0]
+    return ModelAttention(to_numpy(w).astype(np.float64), to_numpy(q)[None].astype(np.float64),
+                          to_numpy(k)[None].astype(np.float64), allowed[None], 1.0 / np.sqrt(q.shape[-1]),
+                          labels, labels, [""], "self", "MultiHeadAttention")
 
 
 def _capture_qk(store: list):
@@ -929,7 +977,7 @@ def _small_multiples_lines(w: np.ndarray, keys: list[str], queries: list[str], l
 
     L, H, Tq, Tk = w.shape
     n = max(Tq, Tk)
-    fig = _new_figure(1.9 * H + 0.4, float(np.clip(0.13 * n + 0.6, 1.6, 6)) * L + 0.5, pyplot=False)
+    fig = _new_figure(1.6 * H + 0.4, float(np.clip(0.09 * n + 0.6, 1.4, 4.5)) * L + 0.5, pyplot=False)
     axes = fig.subplots(L, H, squeeze=False)
     for layer in range(L):
         for head in range(H):
@@ -944,7 +992,7 @@ def _small_multiples_lines(w: np.ndarray, keys: list[str], queries: list[str], l
             colour = _head_colour(head)
             ax.add_collection(LineCollection([[(0.0, i), (1.0, j)] for i, j in pairs], linewidths=1.0,
                                              colors=[to_rgba(colour, float(min(w[layer, head, i, j], 1.0)))
-                                                     for i, j in pairs]))
+                                                     for i, j in pairs], antialiaseds=False))  # fewer bytes
             name = f"{layer_names[layer]}, " if layer_names[layer] else ""
             ax.set_title(f"{name}head {head}", fontsize=8, color=colour)
     fig.suptitle((f"{title}: " if title else "") + "every head (static picture; the interactive view needs a "
@@ -952,12 +1000,12 @@ def _small_multiples_lines(w: np.ndarray, keys: list[str], queries: list[str], l
     return fig
 
 
-def _static_png(fig) -> bytes:
-    """The figure as a PNG with a palette of at most 256 colours: the same picture in 3-4x fewer bytes,
-    which matters because every view stores it in the notebook."""
+def _static_png(fig, colours: int = 256) -> bytes:
+    """The figure as a PNG with a palette of at most ``colours`` colours: the same picture in 3-4x fewer
+    bytes, which matters because every view stores it in the notebook."""
     from PIL import Image
 
-    img = Image.open(io.BytesIO(_figure_bytes(fig, "png"))).convert("RGB").quantize(colors=256)
+    img = Image.open(io.BytesIO(_figure_bytes(fig, "png"))).convert("RGB").quantize(colors=colours)
     buf = io.BytesIO()
     img.save(buf, format="png", optimize=True)
     return buf.getvalue()
@@ -965,7 +1013,8 @@ def _static_png(fig) -> bytes:
 
 def _bundle_with_png(view: Any, data: dict[str, Any] | None) -> dict[str, Any]:
     data = data or {"text/plain": repr(view)}
-    data["image/png"] = base64.b64encode(_static_png(view.static_figure())).decode("ascii")
+    data["image/png"] = base64.b64encode(_static_png(view.static_figure(), getattr(view, "static_colours", 256))
+                                         ).decode("ascii")
     data["text/plain"] = repr(view)
     return data
 
@@ -1057,6 +1106,8 @@ class HeadView(_SavesPictures, widgets.VBox):
     ``toggles[h].value`` is head h's switch; ``figure()`` draws the selected layer with the heads on.
     """
 
+    static_colours = 64        # its static picture is lines of a few colours: a 64-colour palette is plenty
+
     def __init__(self, prepared: _Prepared, title: str | None):
         self.weights = prepared.weights                        # (L, H, Tq, Tk)
         self.tokens, self.query_tokens = prepared.tokens, prepared.query_tokens
@@ -1084,6 +1135,7 @@ class HeadView(_SavesPictures, widgets.VBox):
             children.append(widgets.HTML(f'<span style="color:#8a4b00">{_esc(self.note)}</span>'))
         super().__init__(children)
         self.add_class(f"clw-hv-{self.uid}")
+        self.add_class("clw-view-head")
 
     def _css(self) -> str:
         rules = []
@@ -1199,6 +1251,7 @@ class ModelView(_SavesPictures, widgets.VBox):
         if self.note:
             children.append(widgets.HTML(f'<span style="color:#8a4b00">{_esc(self.note)}</span>'))
         super().__init__(children)
+        self.add_class("clw-view-model")
 
     def thumbnail(self, layer: int, head: int) -> str:
         """The (layer, head) map as a PNG data URI, one pixel per cell, on the view's colour scale."""
@@ -1343,7 +1396,7 @@ class NeuronView(_SavesPictures, widgets.VBox):
                       f'{c}:has(.clw-nk-{self.uid} option:nth-child({j + 1}):checked) .clw-nd[data-k="{j}"]'
                       f"{{display:inline}}" for j in range(self.n_k))
         self.css = widgets.HTML(f"<style>.clw-nd{{display:none}}{css}</style>")
-        name = run.layer_names[layer] or "layer 0"
+        name = run.layer_names[layer] or "one layer"
         children: list[Any] = [self.css, widgets.HTML(f"<b>{_esc(title or run.model_name)}</b>: {_esc(name)}, head {head}, "
                                                       f"{run.part}-attention")]
         children += [widgets.HBox([self.query_select, self.key_select]), self.stack]
@@ -1351,6 +1404,7 @@ class NeuronView(_SavesPictures, widgets.VBox):
             children.append(widgets.HTML(f'<span style="color:#8a4b00">{_esc(self.note)}</span>'))
         super().__init__(children)
         self.add_class(f"clw-nv-{self.uid}")
+        self.add_class("clw-view-neuron")
 
     def step(self, query: int, key: int) -> NeuronStep:
         """The numbers behind w[query, key]: q, k, q * k, q . k, q . k / sqrt(d), softmax."""
@@ -1463,22 +1517,23 @@ class NeuronView(_SavesPictures, widgets.VBox):
         return [(self.query_select, "index"), (self.key_select, "index")]
 
     def __repr__(self) -> str:
-        return (f"<neuron_view: {self.run.model_name} {self.run.layer_names[self.layer]}, head {self.head}, "
+        return (f"<neuron_view: {self.run.model_name} {self.run.layer_names[self.layer] or 'one layer'}, head {self.head}, "
                 f"{self.n_q} queries x {self.n_k} keys, d = {self.q.shape[1]}>")
 
 
 def neuron_view(model: Any, tokens: Any = None, *, ids: Any = None, layer: int = 0, head: int = 0,
                 src_ids: Any = None, src_tokens: Any = None, part: str | None = None, max_tokens: int = 16,
-                title: str | None = None) -> NeuronView:
+                title: str | None = None, x: Any = None) -> NeuronView:
     """bertviz's neuron view for a course model: pick a query and a key and follow one attention
     weight step by step, w = softmax_j(q . k_j / sqrt(d))[key]: the query vector q, each key
     vector k, their element-wise product, its sum q . k, the scaling by 1/sqrt(d), the softmax.
     q and k are recomputed from the inputs of the model's own attention modules, and the view
     refuses to draw if softmax(q k^T / sqrt(d)) differs from the weights the model returned."""
     if not _is_model(model):
-        raise ValueError(f"neuron_view needs a course model (GPT, BertModel, Transformer), got {type(model).__name__}: "
+        raise ValueError(f"neuron_view needs a course model (GPT, BertModel, Transformer, MultiHeadAttention), got "
+                         f"{type(model).__name__}: "
                          f"the weights alone do not hold the queries and keys")
-    run = model_attention(model, tokens, ids=ids, src_ids=src_ids, src_tokens=src_tokens, part=part)
+    run = model_attention(model, tokens, ids=ids, src_ids=src_ids, src_tokens=src_tokens, part=part, x=x)
     view = NeuronView(run, layer, head, max_tokens, title)
     if view.note:
         print(view.note)
@@ -1499,6 +1554,7 @@ class CompareView(_SavesPictures, widgets.VBox):
         header = [widgets.HTML(f"<b>{_esc(title)}</b>")] if title else []
         panes = [widgets.VBox([widgets.HTML(f"<b>{_esc(n)}</b>"), v]) for n, v in zip(names, (left, right))]
         super().__init__(header + [widgets.HBox(panes)])
+        self.add_class("clw-view-compare")
 
     def static_figure(self):
         if isinstance(self.left, HeadView):

@@ -25,6 +25,9 @@ CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 
 from book import build as book_build  # noqa: E402
 from _needs import book_assets, needs_module, unavailable  # noqa: E402
+from test_browser import check_views, write_fixture_notebook  # noqa: E402  (every attention view, driven)
+
+VIEWS_PAGE = "98_attention_views"        # the browser tests' fixture notebook, one cell per attention view
 
 
 def test_npm_lockfile_pins_exactly_what_package_json_asks_for():
@@ -49,7 +52,10 @@ def site(tmp_path_factory):
     assert nb.metadata["widgets"]["application/vnd.jupyter.widget-state+json"]["state"], "no widget state stored"
     fixture = work / "99_widget_fixture.ipynb"
     nbformat.write(nb, fixture)
-    chapters = [str(p) for p in book_build.find_chapters()] + [str(fixture)]
+    views = nbformat.read(write_fixture_notebook(work / f"{VIEWS_PAGE}.ipynb"), as_version=4)
+    NotebookClient(views, kernel_name="python3", timeout=300, resources={"metadata": {"path": str(ROOT)}}).execute()
+    nbformat.write(views, work / f"{VIEWS_PAGE}.ipynb")
+    chapters = [str(p) for p in book_build.find_chapters()] + [str(work / f"{VIEWS_PAGE}.ipynb"), str(fixture)]
     out = work / "html"
     r = subprocess.run([sys.executable, "-m", "book.build", "--chapters", *chapters, "--out", str(out),
                         "--work", str(work / "build"), "--quiet"], cwd=ROOT, capture_output=True, text=True,
@@ -61,7 +67,7 @@ def site(tmp_path_factory):
 @pytest.mark.slow  # builds the whole book (minutes)
 def test_every_chapter_has_a_page_and_the_landing_page_links_them(site):
     index = (site / "intro.html").read_text(encoding="utf-8")
-    for nb in book_build.find_chapters() + [Path("99_widget_fixture.ipynb")]:
+    for nb in book_build.find_chapters() + [Path(f"{VIEWS_PAGE}.ipynb"), Path("99_widget_fixture.ipynb")]:
         page = site / "chapters" / (nb.stem + ".html")
         assert page.is_file(), f"no page for {nb.name}"
         assert f"chapters/{nb.stem}.html" in index, f"the landing page does not link {nb.name}"
@@ -140,6 +146,20 @@ def test_widget_renders_and_switching_head_and_layer_changes_it(site, browser):
         page.wait_for_function("() => (%s)()[0][0] === 'layer 1, head 1'" % VISIBLE_CAPTIONS, timeout=10000)
         head.select_option(index=head.locator("option").count() - 1)  # the mean of the heads
         page.wait_for_function("() => (%s)()[0][0].startsWith('layer 1, mean')" % VISIBLE_CAPTIONS, timeout=10000)
+        assert trouble == []
+    finally:
+        page.close()
+
+
+@pytest.mark.slow  # builds the whole book (minutes)
+def test_every_attention_view_works_in_its_book_page_with_the_network_blocked(site, browser):
+    """attention, head (toggles, key hover), model (thumbnail click), neuron (key choice) and compare
+    views, from the widget state stored in the page, with no kernel and no network."""
+    page, trouble = _open(browser, site / "chapters" / f"{VIEWS_PAGE}.html")
+    try:
+        page.set_viewport_size({"width": 1500, "height": 1100})
+        page.set_default_timeout(60000)
+        check_views(page)
         assert trouble == []
     finally:
         page.close()

@@ -65,10 +65,13 @@ def test_missing_chromium_skips_locally_and_fails_under_ci(monkeypatch, tmp_path
         _require_chromium(missing)
 
 
-# The notebook the browser opens: two layers, three heads with clearly different patterns.
+# The notebook the browser opens: two layers, three heads with clearly different patterns, and a tiny
+# GPT for the neuron view. One cell per view, in the order of VIEWS.
 FIXTURE_SOURCE = '''\
 import numpy as np
-from course_lib.widgets import attention_view, head_view
+import torch
+from course_lib.gpt import GPT, GPTConfig
+from course_lib.widgets import attention_view, compare_view, head_view, model_view, neuron_view
 
 tokens = "the cat sat on the mat".split()
 T = len(tokens)
@@ -78,18 +81,26 @@ causal = np.tril(np.ones((T, T))); causal /= causal.sum(1, keepdims=True)  # hea
 layer0 = np.stack([previous, first, causal])                       # (H, T, T)
 layer1 = np.stack([np.eye(T), causal, previous])
 weights = np.stack([layer0, layer1])                               # (L, H, T, T)
-view = attention_view(weights, tokens, layer_names=["layer 0", "layer 1"], title="browser fixture")
+names = ["layer 0", "layer 1"]
+torch.manual_seed(0)
+gpt = GPT(GPTConfig(vocab_size=16, block_size=8, n_layer=2, n_head=2, n_embd=16))
+ids = torch.tensor([1, 2, 3, 4, 1, 5])
+view = attention_view(weights, tokens, layer_names=names, title="browser fixture")
 view'''
 
-HEAD_VIEW_SOURCE = 'head_view(weights, tokens, layer_names=["layer 0", "layer 1"])'
+VIEW_SOURCES = {
+    "head": "head_view(weights, tokens, layer_names=names)",
+    "model": "model_view(weights, tokens, layer_names=names)",
+    "neuron": "neuron_view(gpt, tokens, ids=ids, layer=1, head=0)",
+    "compare": "compare_view(weights, weights[::-1], tokens, layer_names=names, names=('A', 'B'))",
+}
+VIEWS = ["attention", *VIEW_SOURCES]       # one output each, in this order
 
-
-def write_fixture_notebook(path: Path, *, with_head_view: bool = False) -> Path:
+def write_fixture_notebook(path: Path) -> Path:
     nb = nbformat.v4.new_notebook()
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nb.cells = [nbformat.v4.new_code_cell(FIXTURE_SOURCE)]
-    if with_head_view:
-        nb.cells.append(nbformat.v4.new_code_cell(HEAD_VIEW_SOURCE))
+    nb.cells += [nbformat.v4.new_code_cell(src) for src in VIEW_SOURCES.values()]
     nbformat.write(nb, path)
     return path
 
@@ -101,7 +112,7 @@ def executed_notebook(tmp_path_factory) -> nbformat.NotebookNode:
     _require_chromium()
     from nbconvert.preprocessors import ExecutePreprocessor
 
-    path = write_fixture_notebook(tmp_path_factory.mktemp("executed") / "attention.ipynb", with_head_view=True)
+    path = write_fixture_notebook(tmp_path_factory.mktemp("executed") / "attention.ipynb")
     nb = nbformat.read(path, as_version=4)
     ExecutePreprocessor(timeout=300, kernel_name="python3").preprocess(nb, {"metadata": {"path": str(REPO)}})
     assert "application/vnd.jupyter.widget-state+json" in nb.metadata["widgets"]
@@ -138,10 +149,12 @@ def _stop(proc: subprocess.Popen) -> None:
     assert not alive, f"processes left behind by jupyter lab: {alive}"
 
 
-@pytest.fixture
-def lab_server(tmp_path: Path) -> Iterator[tuple[str, Path]]:
-    """A JupyterLab on a free loopback port, rooted in a temporary folder, no token."""
+@pytest.fixture(params=["lab", "notebook"])
+def jupyter_server(request, tmp_path: Path) -> Iterator[tuple[str, Path, str]]:
+    """JupyterLab 4 or Notebook 7 on a free loopback port, rooted in a temporary folder, no token;
+    yields (base URL, root folder, the URL path of a notebook under it)."""
     _require_chromium()
+    app = request.param
     root = tmp_path / "root"
     root.mkdir()
     home = tmp_path / "home"                                 # fresh settings: no dialogs, no workspace
@@ -150,10 +163,11 @@ def lab_server(tmp_path: Path) -> Iterator[tuple[str, Path]]:
                IPYTHONDIR=str(home / "ipython"), PYTHONPATH=str(REPO))
     port = _free_port()
     log = open(tmp_path / "jupyter.log", "wb")
-    cmd = [sys.executable, "-m", "jupyter", "lab", "--no-browser", "--ServerApp.token=",
+    cmd = [sys.executable, "-m", "jupyter", app, "--no-browser", "--ServerApp.token=",
            "--ServerApp.password=", f"--port={port}", "--ServerApp.port_retries=0",
-           "--ServerApp.ip=127.0.0.1", f"--ServerApp.root_dir={root}",
-           "--LabApp.news_url=None", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"]
+           "--ServerApp.ip=127.0.0.1", f"--ServerApp.root_dir={root}"]
+    if app == "lab":
+        cmd += ["--LabApp.news_url=None", "--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate"]
     if hasattr(os, "geteuid") and os.geteuid() == 0:        # containers and CI often run as root
         cmd.append("--allow-root")
     proc = subprocess.Popen(cmd, cwd=root, env=env, stdout=log, stderr=subprocess.STDOUT)
@@ -162,7 +176,7 @@ def lab_server(tmp_path: Path) -> Iterator[tuple[str, Path]]:
         deadline = time.monotonic() + SERVER_START_S
         while True:
             if proc.poll() is not None:
-                raise RuntimeError(f"jupyter lab exited with {proc.returncode}:\n"
+                raise RuntimeError(f"jupyter {app} exited with {proc.returncode}:\n"
                                    + (tmp_path / "jupyter.log").read_text(errors="replace")[-3000:])
             try:
                 with urllib.request.urlopen(f"{base}/api/status", timeout=5) as r:
@@ -171,113 +185,170 @@ def lab_server(tmp_path: Path) -> Iterator[tuple[str, Path]]:
             except OSError:
                 pass
             if time.monotonic() > deadline:
-                raise RuntimeError(f"jupyter lab did not answer on {base} within {SERVER_START_S} s")
+                raise RuntimeError(f"jupyter {app} did not answer on {base} within {SERVER_START_S} s")
             time.sleep(0.5)
-        yield base, root
+        yield base, root, ("lab/tree/{}?reset" if app == "lab" else "notebooks/{}")
     finally:
         _stop(proc)
         log.close()
-
-
-def _visible_svg(page, css_class: str):
-    return page.locator(f"svg.{css_class}:visible")
-
-
-def _head_select(page):
-    return page.locator(".widget-dropdown", has=page.locator("label", has_text="head")).locator("select")
-
-
-def _layer_select(page):
-    return page.locator(".widget-dropdown", has=page.locator("label", has_text="layer")).locator("select")
-
-
-def _picture(page, css_class: str) -> tuple[str, str]:
-    """The visible SVG's caption, and a hash of a screenshot of it."""
-    svg = _visible_svg(page, css_class)
-    svg.first.wait_for(state="visible", timeout=UI_TIMEOUT_MS)
-    caption = svg.first.locator("text.clw-caption").text_content()
-    return caption, hashlib.sha256(svg.first.screenshot()).hexdigest()
-
-
-def _wait_for_caption(page, css_class: str, caption: str, timeout: int = UI_TIMEOUT_MS) -> None:
-    page.locator(f"svg.{css_class}:visible text.clw-caption", has_text=caption).first.wait_for(
-        state="visible", timeout=timeout)
 
 
 def _launch(p):
     return p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
 
 
-def _run_first_cell(page, tmp_path: Path, attempts: int = 4) -> None:
-    """Run the first cell (Ctrl+Enter in command mode) once the kernel is idle, until the live
-    heatmap shows: on a busy machine JupyterLab may swallow the keystroke while starting up."""
+def _select(view, label: str, nth: int = 0):
+    """The <select> of the Dropdown labelled ``label`` inside one view."""
+    return view.locator(".widget-dropdown", has=view.page.locator("label", has_text=label)).nth(nth).locator("select")
+
+
+def _caption(view, css_class: str, caption: str, timeout: int = UI_TIMEOUT_MS) -> None:
+    view.locator(f"svg.{css_class}:visible text.clw-caption", has_text=caption).first.wait_for(
+        state="visible", timeout=timeout)
+
+
+def _shot(view, css_class: str) -> str:
+    svg = view.locator(f"svg.{css_class}:visible").first
+    svg.wait_for(state="visible", timeout=UI_TIMEOUT_MS)
+    return hashlib.sha256(svg.screenshot()).hexdigest()
+
+
+SHOWN_PATHS = """(svg, cls) => Array.from(svg.querySelectorAll('path.' + cls))
+    .filter(p => getComputedStyle(p).display !== 'none').length"""
+OPACITY = "(svg, cls) => getComputedStyle(svg.querySelector('path.' + cls)).opacity"
+
+
+def check_views(page) -> None:
+    """Drive every view of the fixture notebook in a page where they are live (a kernel, or a static
+    page that renders the stored widget state) and check that each reacts as it should."""
+    # attention_view: the head and layer selectors switch the heatmap
+    view = page.locator(".clw-view-attention").first
+    _caption(view, "clw-heatmap", "layer 0, head 0")
+    assert view.locator("svg.clw-heatmap:visible rect.clw-cell").count() == 36        # 6 x 6 tokens
+    shot0 = _shot(view, "clw-heatmap")
+    _select(view, "head").select_option(label="head 1")
+    _caption(view, "clw-heatmap", "layer 0, head 1")
+    first_col = view.locator('svg.clw-heatmap:visible rect.clw-cell[data-k="0"]')
+    assert {first_col.nth(i).get_attribute("data-w") for i in range(6)} == {"1.0000"}  # head 1 reads the first token
+    assert _shot(view, "clw-heatmap") != shot0, "the heatmap looks the same after switching to another head"
+    _select(view, "layer").select_option(label="layer 1")
+    _caption(view, "clw-heatmap", "layer 1, head 1")
+    row = view.locator("svg.clw-heatmap:visible g.clw-row").nth(2)
+    hl = row.locator("rect.clw-hl")
+    assert hl.evaluate("e => getComputedStyle(e).stroke") == "none"
+    row.locator("text").hover()
+    page.wait_for_function("e => getComputedStyle(e).stroke !== 'none'", arg=hl.element_handle())
+
+    # head_view: every head overlaid; a head's button hides its lines, hovering a key keeps its lines
+    view = page.locator(".clw-view-head").first
+    svg = view.locator("svg.clw-overlay:visible").first
+    svg.wait_for(state="visible", timeout=UI_TIMEOUT_MS)
+    counts = [svg.evaluate(SHOWN_PATHS, f"clw-h{h}") for h in range(3)]
+    assert counts == [6, 6, 21], counts                      # previous, first token, uniform past (1+2+...+6)
+    before = _shot(view, "clw-overlay")
+    view.locator(".clw-toggle", has_text="head 1").click()
+    page.wait_for_function(f"svg => ({SHOWN_PATHS})(svg, 'clw-h1') === 0", arg=svg.element_handle())
+    assert [svg.evaluate(SHOWN_PATHS, f"clw-h{h}") for h in (0, 2)] == [6, 21]
+    assert _shot(view, "clw-overlay") != before, "switching a head off did not change the picture"
+    view.locator(".clw-toggle", has_text="head 1").click()
+    page.wait_for_function(f"svg => ({SHOWN_PATHS})(svg, 'clw-h1') === 6", arg=svg.element_handle())
+    assert svg.evaluate(OPACITY, "clw-k3") == "1"
+    svg.locator('g.clw-kl[data-k="0"] text').hover()         # who reads 'the' (key 0)?
+    page.wait_for_function(f"svg => ({OPACITY})(svg, 'clw-k3') === '0.05'", arg=svg.element_handle())
+    assert svg.evaluate(OPACITY, "clw-k0") == "1"
+    _select(view, "layer").select_option(label="layer 1")
+    _caption(view, "clw-overlay", "layer 1")
+
+    # model_view: a grid of painted thumbnails; clicking one opens it large
+    view = page.locator(".clw-view-model").first
+    _caption(view, "clw-heatmap", "layer 0, head 0")
+    buttons = view.locator("button.widget-toggle-button")
+    assert buttons.count() == 6
+    assert buttons.nth(4).evaluate("b => getComputedStyle(b).backgroundImage").startswith('url("data:image/png')
+    buttons.nth(4).click()
+    _caption(view, "clw-heatmap", "layer 1, head 1")
+    assert "mod-active" in buttons.nth(4).get_attribute("class")
+
+    # neuron_view: the chosen key's arithmetic is written out; the query selector switches the picture
+    view = page.locator(".clw-view-neuron").first
+    _caption(view, "clw-neuron", "query 5: mat")
+    shown = """v => Array.from(v.querySelectorAll('svg.clw-neuron g.clw-nd'))
+        .filter(g => getComputedStyle(g).display !== 'none').map(g => g.dataset.k)"""
+    _select(view, "key").select_option(index=2)
+    page.wait_for_function(f"v => ({shown})(v).join(',') === '2'", arg=view.element_handle())
+    assert "key 2 (sat)" in view.locator('svg.clw-neuron:visible g.clw-nd[data-k="2"]').text_content()
+    _select(view, "query").select_option(index=3)
+    _caption(view, "clw-neuron", "query 3: on")
+    page.wait_for_function(f"v => ({shown})(v).join(',') === '2'", arg=view.element_handle())
+
+    # compare_view: the two sides follow one another
+    view = page.locator(".clw-view-compare").first
+    _select(view, "head", 0).select_option(label="head 2")
+    for side in (0, 1):
+        view.locator("svg.clw-heatmap:visible").nth(side).locator("text.clw-caption", has_text="layer 0, head 2") \
+            .wait_for(state="visible", timeout=UI_TIMEOUT_MS)
+    _select(view, "layer", 1).select_option(label="layer 1")
+    for side in (0, 1):
+        view.locator("svg.clw-heatmap:visible").nth(side).locator("text.clw-caption", has_text="layer 1, head 2") \
+            .wait_for(state="visible", timeout=UI_TIMEOUT_MS)
+
+
+def _render_every_cell(page) -> None:
+    """Scroll every cell into view once: Notebook 7 (and JupyterLab, depending on its windowing
+    setting) renders the outputs of cells far below the viewport only when they come near it."""
+    cells = page.locator(".jp-Notebook .jp-Cell")
+    for i in range(cells.count()):
+        cells.nth(i).scroll_into_view_if_needed()
+        page.wait_for_timeout(300)
+
+
+def _run_all_cells(page, tmp_path: Path, attempts: int = 4) -> None:
+    """Run > Run All Cells (the same menu in JupyterLab and Notebook 7), until the last view is live:
+    on a busy machine the front end may not have its kernel yet when the menu is first used."""
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
-    page.locator(".jp-StatusBar-TextItem", has_text="Idle").first.wait_for(state="visible")
-    prompt = page.locator(".jp-Notebook .jp-Cell .jp-InputPrompt").first
     for attempt in range(attempts):
-        prompt.click()                                       # select the cell
-        page.keyboard.press("Escape")                        # command mode, not the editor
-        page.keyboard.press("Control+Enter")                 # run it in place
+        page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
+        page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
         try:
-            _wait_for_caption(page, "clw-heatmap", "layer 0, head 0", timeout=UI_TIMEOUT_MS // 2)
+            page.locator(".clw-view-compare svg.clw-heatmap").first.wait_for(state="visible",
+                                                                             timeout=UI_TIMEOUT_MS // 2)
             return
         except PlaywrightTimeout:
             shot = tmp_path / f"run-attempt-{attempt}.png"
             page.screenshot(path=str(shot))
-            print(f"the widget did not show after Ctrl+Enter (attempt {attempt + 1}); see {shot}")
-    raise AssertionError(f"the widget never showed after {attempts} runs of the cell; screenshots in {tmp_path}")
+            print(f"the views did not show after Run All Cells (attempt {attempt + 1}); see {shot}")
+    raise AssertionError(f"the views never showed after {attempts} runs; screenshots in {tmp_path}")
 
 
-@pytest.mark.slow  # starts JupyterLab / Chromium (tens of seconds)
-def test_jupyterlab_renders_the_widget_and_reacts_to_the_head_selector(lab_server, executed_notebook, tmp_path):
+@pytest.mark.slow  # starts JupyterLab or Notebook 7 and Chromium (tens of seconds)
+def test_jupyterlab_and_notebook7_show_the_static_pictures_then_every_live_view(jupyter_server, executed_notebook,
+                                                                                 tmp_path):
     from playwright.sync_api import sync_playwright
 
-    base, root = lab_server
+    base, root, url = jupyter_server
     nbformat.write(executed_notebook, root / "attention.ipynb")
     with sync_playwright() as p:
         browser = _launch(p)
         try:
-            page = browser.new_page(viewport={"width": 1400, "height": 1000})
+            page = browser.new_page(viewport={"width": 1500, "height": 1100})
             page.set_default_timeout(UI_TIMEOUT_MS)
-            page.goto(f"{base}/lab/tree/attention.ipynb?reset", timeout=UI_TIMEOUT_MS)
+            page.goto(f"{base}/{url.format('attention.ipynb')}", timeout=UI_TIMEOUT_MS)
             page.locator(".jp-Notebook .jp-Cell").first.wait_for(state="visible")
-            # A committed notebook is not trusted, so JupyterLab may not run the widget view
-            # from it: it shows the static PNG that the same mime bundle carries.
+            # A committed notebook is not trusted, so the front end does not run the widget views from
+            # it: it shows the static picture (every head, small multiples) that each mime bundle carries.
             page.locator(".jp-OutputArea-output img").first.wait_for(state="visible")
-            assert page.locator(".jp-OutputArea-output img").count() == 2   # attention and head view
-            assert _visible_svg(page, "clw-heatmap").count() == 0
-            # Run the cell: now the live widget replaces the picture.
-            _run_first_cell(page, tmp_path)
-            out = page.locator(".jp-OutputArea-output").filter(has=page.locator("svg.clw-heatmap"))
-            # JupyterLab shows the widget, not the PNG fallback that the same bundle carries
-            assert out.locator("img").count() == 0
-            assert _visible_svg(page, "clw-heatmap").count() == 1
-            cells = _visible_svg(page, "clw-heatmap").first.locator("rect.clw-cell")
-            assert cells.count() == 36                          # 6 x 6 tokens
-            caption0, shot0 = _picture(page, "clw-heatmap")
-            assert caption0 == "layer 0, head 0"
-
-            _head_select(page).select_option(label="head 1")
-            _wait_for_caption(page, "clw-heatmap", "layer 0, head 1")
-            caption1, shot1 = _picture(page, "clw-heatmap")
-            assert shot1 != shot0, "the heatmap looks the same after switching to another head"
-            # head 1 attends to the first token only: the first column is dark, the rest light
-            first_col = _visible_svg(page, "clw-heatmap").first.locator('rect.clw-cell[data-k="0"]')
-            assert {first_col.nth(i).get_attribute("data-w") for i in range(6)} == {"1.0000"}
-
-            _layer_select(page).select_option(label="layer 1")
-            _wait_for_caption(page, "clw-heatmap", "layer 1, head 1")
-            _head_select(page).select_option(label="mean of heads")
-            _wait_for_caption(page, "clw-heatmap", "layer 1, mean of heads")
-            assert _picture(page, "clw-heatmap")[1] not in (shot0, shot1)
-
-            # hovering a query token highlights its row (CSS only)
-            row = _visible_svg(page, "clw-heatmap").first.locator("g.clw-row").nth(2)
-            hl = row.locator("rect.clw-hl")
-            assert hl.evaluate("e => getComputedStyle(e).stroke") == "none"
-            row.locator("text").hover()
-            page.wait_for_function("e => getComputedStyle(e).stroke !== 'none'", arg=hl.element_handle())
+            _render_every_cell(page)
+            assert page.locator(".jp-OutputArea-output img").count() == len(VIEWS)
+            assert page.locator("svg.clw-heatmap").count() == 0
+            _run_all_cells(page, tmp_path)
+            _render_every_cell(page)
+            for name in VIEWS:                               # live views replace the pictures
+                out = page.locator(".jp-OutputArea-output").filter(has=page.locator(f".clw-view-{name}"))
+                out.first.wait_for(state="attached")
+                assert out.first.locator("img").count() == 0, name
+            page.locator(".jp-Cell").first.scroll_into_view_if_needed()
+            check_views(page)
         finally:
             browser.close()
 
@@ -299,39 +370,35 @@ def static_page(executed_notebook, tmp_path: Path) -> Path:
     return page
 
 
-@pytest.mark.slow  # starts JupyterLab / Chromium (tens of seconds)
-def test_static_html_export_switches_heads_with_no_kernel_and_no_network(static_page):
-    from playwright.sync_api import sync_playwright
+def open_offline(browser, path: Path):
+    """Open ``path`` from disk with every request that is not a file, data or blob URL refused;
+    returns the page and the list of what was blocked or failed."""
+    page = browser.new_page(viewport={"width": 1500, "height": 1100})
+    page.set_default_timeout(UI_TIMEOUT_MS)
+    trouble: list[str] = []
 
-    blocked: list[str] = []
-
-    def offline(route):
-        if route.request.url.startswith("file://"):
-            route.continue_()
+    def route(r):
+        if r.request.url.startswith(("file://", "data:", "blob:")):
+            r.continue_()
         else:
-            blocked.append(route.request.url)
-            route.abort()
+            trouble.append(f"blocked {r.request.url}")
+            r.abort()
+
+    page.route("**/*", route)
+    page.on("pageerror", lambda e: trouble.append(f"page error {e}"))
+    page.goto(path.as_uri())
+    return page, trouble
+
+
+@pytest.mark.slow  # starts Chromium
+def test_static_html_export_drives_every_view_with_no_kernel_and_no_network(static_page):
+    from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
         browser = _launch(p)
         try:
-            page = browser.new_page(viewport={"width": 1200, "height": 1000})
-            page.set_default_timeout(UI_TIMEOUT_MS)
-            page.route("**/*", offline)
-            page.goto(static_page.as_uri())
-            _wait_for_caption(page, "clw-heatmap", "layer 0, head 0")
-            caption0, shot0 = _picture(page, "clw-heatmap")
-            _head_select(page).first.select_option(label="head 2")
-            _wait_for_caption(page, "clw-heatmap", "layer 0, head 2")
-            assert _picture(page, "clw-heatmap")[1] != shot0
-
-            # the head view (second output) switches heads too
-            _wait_for_caption(page, "clw-lines", "layer 0, head 0")
-            lines0 = _picture(page, "clw-lines")[1]
-            _head_select(page).nth(1).select_option(label="head 1")
-            _wait_for_caption(page, "clw-lines", "layer 0, head 1")
-            assert _picture(page, "clw-lines")[1] != lines0
-            paths = _visible_svg(page, "clw-lines").first.locator("path")
-            assert paths.count() == 6                           # every query looks at the first token
+            page, trouble = open_offline(browser, static_page)
+            check_views(page)
+            assert trouble == []
         finally:
             browser.close()

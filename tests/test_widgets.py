@@ -572,7 +572,7 @@ def test_a_batch_is_never_taken_for_layers():
 
 # --------------------------------------------------------------------------- neuron view
 
-@pytest.mark.parametrize("which", ["gpt", "bert", "cross", "decoder"])
+@pytest.mark.parametrize("which", ["gpt", "bert", "cross", "decoder", "mha"])
 def test_neuron_view_numbers_equal_the_models_own_attention_weights(which):
     from course_lib.bert import attention_maps
 
@@ -583,6 +583,15 @@ def test_neuron_view_numbers_equal_the_models_own_attention_weights(which):
         view, maps = W.neuron_view(gpt, ids=ids, layer=1, head=2), gpt.attention_maps(ids[None])[1, 0, 2]
     elif which == "bert":
         view, maps = W.neuron_view(bert, ids=ids, layer=1, head=1), attention_maps(bert, ids[None])[1, 0, 1]
+    elif which == "mha":                                    # one MultiHeadAttention module on vectors (chapter 05)
+        from course_lib.attention import MultiHeadAttention
+        mha = MultiHeadAttention(16, 2)
+        with torch.no_grad():
+            mha.q_proj.weight.mul_(6.0)
+        x = torch.randn(7, 16, generator=torch.Generator().manual_seed(3))
+        view, maps = W.neuron_view(mha, list("abcdefg"), x=x, head=1), mha(x[None])[1][0, 1].detach()
+        with pytest.raises(ValueError, match=r"one sequence; a batch would be read as layers"):
+            W.neuron_view(mha, x=torch.randn(2, 7, 16))
     else:
         view = W.neuron_view(t, ids=ids[:4], src_ids=src, part=which, layer=1, head=1)
         t.eval()

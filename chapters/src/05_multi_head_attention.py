@@ -23,13 +23,14 @@
 # * the **parameter count** $4 d_{model}^2 + 4 d_{model}$, checked against PyTorch;
 # * a check against `torch.nn.MultiheadAttention` **with the same weights**;
 # * **self-attention vs cross-attention** (queries from one sequence, keys and values from another);
-# * a tiny model on Shakespeare whose two heads learn **different jobs**, seen in the head view;
+# * a tiny model on Shakespeare whose two heads learn **different jobs**, seen in the head view (both heads
+#   overlaid) and opened up in the neuron view (the $q \cdot k$ arithmetic behind one weight);
 # * **chunked attention**: the online-softmax idea behind FlashAttention, exact, with memory that grows
 #   linearly with the sequence length instead of quadratically, measured.
 #
 # **Prerequisites:** chapter 04 (scaled dot-product attention, masks); `torch.nn.Linear`, `view`, `transpose`.
 #
-# **Time:** about 50 minutes; the notebook runs in about 20 seconds (18 s measured, full mode, two CPU cores).
+# **Time:** about 50 minutes; the notebook runs in about 30 seconds (30 s measured, full mode, two CPU cores).
 
 # %%
 # Set-up. After `make lab` this does nothing. In Colab, or in a kernel that lacks the course, it
@@ -62,7 +63,7 @@ from course_lib.profiling import peak_memory
 from course_lib.datasets import load_text
 from course_lib import attention
 from course_lib.attention import MultiHeadAttention
-from course_lib.widgets import attention_view, head_view, plot_attention, plot_head_view
+from course_lib.widgets import attention_view, head_view, neuron_view, plot_attention, plot_head_view
 
 set_seed(0)
 torch.set_num_threads(1)   # the models here are tiny: one thread is as fast, and steady on a busy machine
@@ -309,10 +310,81 @@ plt.close(fig)
 fig
 
 # %% [markdown]
-# The same in the interactive view: pick a head in the menu (or their mean) and hover a character.
+# The interactive head view draws **both heads at once**, overlaid in their colours (head 0 blue, head 1 orange);
+# the buttons switch a head off and on. Hover a character on the **left** (a query) to keep only what it reads:
+# one line of each colour, to its two neighbours. Hover a character on the **right** (a key) to keep only **who
+# reads it**: its two neighbours again. The pictures above show each head alone; the overlay shows how the two
+# heads share the work: every character is read once by the character after it (through the head that looks back)
+# and once by the character before it (through the head that looks ahead). The next cell measures that, over the
+# 64 sample lines.
 
 # %%
-head_view(w_trained[0], line_tokens)                          # (H, T, T), one line of text
+head_view(w_trained[0], line_tokens)                          # (H, T, T): both heads of the one layer, overlaid
+
+# %%
+back = next(h for h in best if best[h] == -1)                  # the head that reads the previous character
+ahead = 1 - back
+top_reader = w_trained.argmax(dim=-2)                          # (64, H, Tk): for each key, the query that reads it most
+positions = torch.arange(block)
+read_by_next = (top_reader[:, back, :-1] == positions[:-1] + 1).float().mean().item()   # key t <- query t+1
+read_by_prev = (top_reader[:, ahead, 1:] == positions[1:] - 1).float().mean().item()    # key t <- query t-1
+print(f"head {back} (looks back): key t is read most by query t+1 for {read_by_next:.0%} of the keys")
+print(f"head {ahead} (looks ahead): key t is read most by query t-1 for {read_by_prev:.0%} of the keys")
+check(min(read_by_next, read_by_prev) > 0.9, True, name="each character is read by its neighbour, one per head")
+assert check((read_by_next == 1.0, 0.93 < read_by_prev < 0.99), (True, True), name="100% and 96%, as the text says")
+
+# %% [markdown]
+# In this run the head that looks back is read that way for every key, the head that looks ahead for 96% of them.
+
+# %% [markdown]
+# ### One weight, step by step: the neuron view
+#
+# Why does head `back` put its weight on the previous character? The **neuron view** opens one weight up. Pick
+# a query character and a key character: it shows the query vector $q = x W^Q$ of that position (one head's
+# $d_{head} = 16$ numbers, red positive, blue negative), the key vector $k = x W^K$ of **every** key, their
+# element-wise product $q \circ k$, its sum $q \cdot k$, the division by $\sqrt{d_{head}} = 4$, and the softmax
+# over the row; the arithmetic of the key you picked is written out underneath. The numbers are recomputed from
+# the module's own inputs, and the view refuses to draw if they do not give the weights the module returned.
+#
+# What to look for: for a query, the row of the **previous** character has the largest score, and softmax
+# turns a lead of a few units into most of the weight, since $e^{\Delta}$ grows fast. The next cell measures
+# that lead over every position of the 64 sample lines, and how many of the 16 products of $q \circ k$ push the
+# right way (positive), since a score is a sum: no single dimension has to decide.
+
+# %%
+attn = model.attn
+with torch.no_grad():
+    x_sample = model.tok(sample) + model.pos[:block]                           # (64, T, C) the inputs of the attention
+    q_all = attn.split_heads(attn.q_proj(x_sample))[:, back]                   # (64, T, d_head)
+    k_all = attn.split_heads(attn.k_proj(x_sample))[:, back]                   # (64, T, d_head)
+scores = q_all @ k_all.transpose(-2, -1) / math.sqrt(attn.d_head)              # (64, T, T)
+t = torch.arange(1, block)
+prev_score = scores[:, t, t - 1]                                               # (64, T-1): query t, key t-1
+others = scores[:, t].clone()
+others[:, torch.arange(block - 1), t - 1] = float("-inf")
+lead = prev_score - others.max(dim=-1).values                                  # over the best other key
+positive = (q_all[:, t] * k_all[:, t - 1] > 0).sum(-1).float()                 # (64, T-1) products > 0
+print(f"score of the previous character minus the best other key: median {lead.median():.2f} "
+      f"(positive for {(lead > 0).float().mean():.0%} of the positions)")
+print(f"products q_i k_i > 0 for the previous character: {positive.mean():.1f} of {attn.d_head} on average")
+assert check((2.6 < lead.median().item() < 2.9, 13.5 < positive.mean().item() < 14.5), (True, True),
+          name="the previous character wins by a sum of many agreeing dimensions (2.75, about 14 of 16)")
+
+# %% [markdown]
+# The previous character leads the best other key by a median of 2.75 in scaled score, so it gets about
+# $e^{2.75} \approx 16$ times the weight of the runner-up; and about 14 of the 16 products $q_i k_i$ are positive:
+# the score is a vote of many dimensions, not one feature switched on.
+
+# %% [markdown]
+# Here it is for the first 12 characters of the sample line (the module run on those 12 positions; a query may
+# only pick among keys that exist, so the rows are those of a 12-character input). The view opens on the last
+# query and the key it reads most: pick other keys to compare their products and scores.
+
+# %%
+with torch.no_grad():
+    x_line = model.tok(sample[:1, :12]) + model.pos[:12]                      # (1, 12, C)
+neuron_view(attn, line_tokens[:12], x=x_line, head=back,
+            title=f"head {back} (looks back) of the neighbour model, first 12 characters")
 
 # %% [markdown]
 # ## 6. Chunked attention: exact, with memory linear in $T$
@@ -554,7 +626,8 @@ expect(_m, _ref_m, name="merged maximum")
 # | self / cross-attention | `mha(x)` / `mha(x, memory, memory)`, weights (B, H, $T_q$, $T_k$) | `course_lib.attention.MultiHeadAttention` |
 # | online softmax | rescale by $e^{m - m'}$ when the maximum grows | `course_lib.attention.chunked_attention` |
 # | memory measurement | peak resident bytes of a call (Linux) | `course_lib.attention.peak_memory` |
-# | head view | lines from queries to keys, per head | `course_lib.widgets.head_view` |
+# | head view | every head of a layer overlaid, heads toggled, hover a query / a key | `course_lib.widgets.head_view` |
+# | neuron view | $q$, $k$, $q \circ k$, $q \cdot k$, $/\sqrt{d}$, softmax for one weight | `course_lib.widgets.neuron_view` |
 #
 # `MultiHeadAttention` is tested against `torch.nn.MultiheadAttention` with copied weights (with and without bias,
 # `kdim`/`vdim`, `key_padding_mask`; outputs, averaged weights and gradients) in `tests/test_attention.py`, and
