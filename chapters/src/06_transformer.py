@@ -31,8 +31,8 @@
 # **Prerequisites:** chapters 04 and 05 (attention, multi-head attention); chapter 07's cross-entropy is used
 # as a black box (`F.cross_entropy`).
 #
-# **Time:** about 60 minutes to read and work through; the notebook runs in about 2 minutes on 2 CPU cores
-# (130 s measured in full mode; the two training experiments take most of it).
+# **Time:** about 60 minutes to read and work through; the notebook runs in about 3 minutes on 2 CPU cores
+# (165 s measured in full mode on a machine shared with other runs; the two training experiments take most of it).
 
 # %%
 # Set-up. After `make lab` this does nothing. In Colab, or in a kernel that lacks the course, it
@@ -65,7 +65,7 @@ from course_lib.datasets import load_text
 from course_lib.attention import causal_mask, padding_mask
 from course_lib import transformer as tf
 from course_lib.tasks import NumberWords, number_to_words
-from course_lib.widgets import attention_view, plot_attention
+from course_lib.widgets import compare_view, model_attention, plot_attention
 
 set_seed(0)
 torch.set_num_threads(1)   # the models here are tiny: one thread is as fast, and steady on a busy machine
@@ -614,7 +614,47 @@ for i, (word, nxt) in enumerate(zip(query_words, next_words)):
     per_head = [int(last[h, i].argmax()) for h in range(last.shape[0])]
     print(f"  row {word!r:<12} (predicts {nxt!r:<11}): digit position {j} ('{digits[j]}', {mean_last[i, j]:.2f});"
           f" per head {per_head}")
-attention_view(last, digits, query_words, title=f"last decoder layer's cross-attention while writing {number}")
+
+# %% [markdown]
+# **Before and after training, every head at once.** The next view puts the cross-attention of an untrained copy
+# of the model (the same architecture and the same initial weights: `set_seed(0)` before building it, as for
+# `model`) next to the trained model's, on the same number and the same decoder input, with one grid of
+# thumbnails per model: rows are the two decoder layers, columns the four heads; click a thumbnail to open it large,
+# and both sides follow. One **shared colour scale** covers both models and every head, so a row that spreads
+# its weight looks pale and a row that picks one digit looks dark (on each map's own scale, the colour a single
+# heatmap uses, an even row would look as dark as a sharp one). What you should see: before training every map is
+# pale, each word reading all six digits about equally; after training the maps are darker, most of all in the
+# last layer, where many words put most of their weight on one digit. The next cell measures that as the
+# average, over the rows of a layer, of each row's largest weight.
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+# (how sharp the trained maps are depends on how long the model trained: fast mode trains less)
+set_seed(0)
+untrained = tf.Transformer(config)                              # the initial weights of `model`, never trained
+src_tokens = [task.src_itos[i] for i in src_one[0].tolist()]    # digits, then <pad>
+cross_args = dict(ids=out_ids[0, :-1], src_ids=src_one[0], src_tokens=src_tokens, part="cross")
+sharpness = {}
+for name, m in (("before training", untrained), ("after training", model)):
+    run = model_attention(m, query_words, **cross_args)         # weights (L, H, Tq, Tk), as the views draw them
+    sharpness[name] = run.weights.max(axis=-1).mean(axis=(1, 2))   # (L,) mean of each row's largest weight
+    print(f"{name:>15}: mean largest weight of a row, layer 1 {sharpness[name][0]:.2f}, layer 2 {sharpness[name][1]:.2f}"
+          f"  (1/{len(digits)} = {1 / len(digits):.2f} would be even over the digits)")
+compare_view(untrained, model, query_words, kind="model", names=("before training", "after training"),
+             title=f"cross-attention while writing {number}: 2 decoder layers x 4 heads", **cross_args)
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+if not fast_mode():
+    assert check(bool(abs(sharpness["before training"] - [0.23, 0.21]).max() < 0.02), True,
+                 name="untrained: 0.23 and 0.21, close to even (1/6)")
+    assert check(bool(abs(sharpness["after training"] - [0.51, 0.66]).max() < 0.02), True,
+                 name="trained: 0.51 in the first layer, 0.66 in the last")
+
+# %% [markdown]
+# Before training the largest weight of a row averages 0.23 (layer 1) and 0.21 (layer 2), close to the 1/6 = 0.17
+# of an even spread; after training 0.51 and 0.66: both layers have learnt to pick, the last one more, as the
+# count over all the six-digit test numbers below confirms.
 
 # %%
 # NBVAL_IGNORE_OUTPUT
