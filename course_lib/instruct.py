@@ -54,23 +54,27 @@ from . import _validate as V
 from .bert import BertModel, BertTokenizer, Speech, backbone_to_hf_state, hf_config
 from .generation import generate
 
-__all__ = ["CHAT_TOKENS", "train_chat_tokenizer", "ChatTemplate", "SFTBatch", "answer_labels", "collate",
+__all__ = ["CHAT_TOKENS", "CHAT_PATTERN", "train_chat_tokenizer", "ChatTemplate", "SFTBatch", "answer_labels", "collate",
            "lm_loss", "sft_batches", "answer", "normalize_answer", "exact_match", "squad_f1",
            "QAOutput", "BertForQA", "to_hf_qa", "best_span", "QAExample", "qa_examples", "QABatch",
            "qa_collate", "qa_loss", "qa_predict"]
 
 #: The template's special tokens: padding, who speaks, and the end of an answer.
 CHAT_TOKENS = ("<|pad|>", "<|user|>", "<|assistant|>", "<|end|>")
+#: GPT-2's pre-tokenizer with every digit a pre-token of its own (" 4", ",", "0", "7", "1"), as LLaMA's
+#: tokenizer splits numbers into digits (Touvron et al. 2023, section 2.1): then no merge makes a
+#: token of several digits, and "4,071" and "4,072" differ in one token, not in an arbitrary chunking.
+CHAT_PATTERN = r"""'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+"""
 
 
 # ----------------------------------------------------------------------------- the chat template
 
-def train_chat_tokenizer(text: str, vocab_size: int):
+def train_chat_tokenizer(text: str, vocab_size: int, *, pattern: str = CHAT_PATTERN):
     """Chapter 09's byte-level BPE (``course_lib.bpe.train``) with the template's four special tokens
-    (they take the last ids)."""
+    (they take the last ids), digits split one by one (``CHAT_PATTERN``)."""
     from .bpe import train
 
-    return train(text, vocab_size, special_tokens=CHAT_TOKENS)
+    return train(text, vocab_size, pattern=pattern, special_tokens=CHAT_TOKENS)
 
 
 class ChatTemplate:
@@ -354,7 +358,7 @@ def best_span(start_logits: torch.Tensor, end_logits: torch.Tensor, allowed: tor
 class QAExample:
     """One extractive question: the token ids [CLS] question [SEP] context [SEP], their segments, and the
     answer's first and last token positions (inclusive); ``context_start``/``context_end`` bound the
-    context tokens (end exclusive)."""
+    context tokens (end exclusive); ``names`` are the speakers of the context, in order."""
 
     question: str
     context: str
@@ -366,6 +370,7 @@ class QAExample:
     end: int
     context_start: int
     context_end: int
+    names: tuple[str, ...] = ()
 
 
 def _qa_windows(plays: Sequence[Sequence[Speech]], size: int) -> list[list[Speech]]:
@@ -414,7 +419,7 @@ def qa_examples(plays: Sequence[Sequence[Speech]], tokenizer: BertTokenizer, *, 
             segs = [0] * offset + [1] * (len(pieces) + 1)
             a, b = spans[target]
             out.append(QAExample(question, context, names[target], kind, ids, segs, offset + a, offset + b,
-                                 offset, offset + len(pieces)))
+                                 offset, offset + len(pieces), tuple(names)))
     return out
 
 

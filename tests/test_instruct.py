@@ -219,7 +219,7 @@ def test_qa_examples_spans_decode_to_the_answer(plays_and_tok):
         assert e.context_start <= e.start <= e.end < e.context_end and len(e.ids) <= 128
         assert e.ids[0] == tok.cls_id and e.ids[e.context_start - 1] == tok.sep_id == e.ids[-1]
         assert e.segment_ids[e.context_start] == 1 and e.segment_ids[e.context_start - 1] == 0
-        assert e.answer + ":" in e.context
+        assert e.answer + ":" in e.context and e.answer in e.names and len(e.names) == 3
     assert qa_examples(plays, tok, max_words=8, max_len=128, seed=0)[3] == ex[3]
 
 
