@@ -843,6 +843,13 @@ def _check_inputs(ids, segment_ids, attention_mask, config: BertConfig, fn: str)
     return ids, segment_ids, attention_mask
 
 
+def _check_bool_like(mask: object, ids: torch.Tensor, fn: str, name: str, meaning: str) -> None:
+    """A bool tensor with the shape of ``ids``; the error names what True means for this argument."""
+    if not isinstance(mask, torch.Tensor) or mask.dtype != torch.bool or mask.shape != ids.shape:
+        got = f"{tuple(mask.shape)} {mask.dtype}" if isinstance(mask, torch.Tensor) else type(mask).__name__
+        raise ValueError(f"{fn} expected {name} as a bool tensor of shape {tuple(ids.shape)} {meaning}, got {got}")
+
+
 def _main(argv: list[str] | None = None) -> None:
     import argparse
 
@@ -860,9 +867,3 @@ def _main(argv: list[str] | None = None) -> None:
 if __name__ == "__main__":
     _main()
 
-
-def _check_bool_like(mask: object, ids: torch.Tensor, fn: str, name: str, meaning: str) -> None:
-    """A bool tensor with the shape of ``ids``; the error names what True means for this argument."""
-    if not isinstance(mask, torch.Tensor) or mask.dtype != torch.bool or mask.shape != ids.shape:
-        got = f"{tuple(mask.shape)} {mask.dtype}" if isinstance(mask, torch.Tensor) else type(mask).__name__
-        raise ValueError(f"{fn} expected {name} as a bool tensor of shape {tuple(ids.shape)} {meaning}, got {got}")

@@ -353,3 +353,65 @@ def test_attention_maps_and_fill_mask():
     top = fill_mask(model, tok, "to be or [MASK] to be", k=3)
     assert len(top) == 1 and len(top[0]) == 3 and all(t not in SPECIAL_TOKENS for t, _ in top[0])
 
+
+
+# ----------------------------------------------------------------------------- the shipped mini-BERT
+
+def _tiny_recipe() -> dict:
+    from course_lib.bert import pretrained_recipe
+    return {**pretrained_recipe(), "vocab_size": 300, "max_len": 32, "n_layers": 1, "n_heads": 2, "d_model": 16,
+            "d_ff": 32, "steps": 3, "warmup": 1, "batch_size": 4}
+
+
+@pytest.mark.slow
+def test_build_then_load_pretrained_round_trip(tmp_path):
+    from course_lib.bert import build_pretrained, load_pretrained
+    out = build_pretrained(tmp_path / "mb", _tiny_recipe(), progress=False)
+    assert sorted(p.name for p in out.iterdir()) == ["SHA256SUMS", "encoder.json", "model.pt", "recipe.json",
+                                                      "vocab.bpe"]
+    model, tok = load_pretrained(out)
+    assert not model.training and model.config.d_model == 16 and len(tok) == 300
+    saved = torch.load(out / "model.pt", weights_only=True)
+    assert all(v.dtype == torch.float16 for v in saved.values())
+    # the decoder is tied again on loading, and the weights are the saved ones
+    assert model.mlm.decoder.weight is model.bert.embeddings.word.weight
+    assert torch.equal(model.bert.embeddings.word.weight, saved["bert.embeddings.word.weight"].float())
+
+
+@pytest.mark.slow
+def test_load_pretrained_refuses_altered_or_missing_files(tmp_path):
+    from course_lib.bert import build_pretrained, load_pretrained
+    with pytest.raises(FileNotFoundError, match="course_lib.bert --build"):
+        load_pretrained(tmp_path / "nothing")
+    out = build_pretrained(tmp_path / "mb", _tiny_recipe(), progress=False)
+    with open(out / "vocab.bpe", "a", encoding="utf-8") as f:
+        f.write("x y\n")
+    with pytest.raises(ValueError, match="vocab.bpe has been altered"):
+        load_pretrained(out)
+
+
+def test_the_shipped_mini_bert_is_the_recipe_and_beats_the_unigram_guess():
+    """weights/mini_bert is committed: it loads with verified checksums, was made by pretrained_recipe(),
+    and fills held-out masked tokens better than always guessing the most frequent token."""
+    import json
+    from collections import Counter
+    from course_lib.bert import (PRETRAINED_DIR, load_pretrained, mask_tokens, parse_speeches, pretrained_recipe,
+                                 split_plays)
+    from course_lib.datasets import load_text
+    model, tok = load_pretrained()
+    meta = json.loads((PRETRAINED_DIR / "recipe.json").read_text(encoding="utf-8"))
+    assert meta["recipe"] == pretrained_recipe()
+    train_plays, held_plays = split_plays(parse_speeches(load_text("shakespeare")), pretrained_recipe()["held_out_plays"])
+    top = Counter(i for p in train_plays for s in p for i in tok.encode(" " + s.text)).most_common(1)[0][0]
+    rows = [[tok.cls_id] + tok.encode(s.text)[:62] + [tok.sep_id] for s in held_plays[0][:300]]
+    T = max(map(len, rows))
+    ids = torch.tensor([r + [tok.pad_id] * (T - len(r)) for r in rows])
+    special = torch.isin(ids, torch.tensor(tok.special_ids))
+    x, labels = mask_tokens(ids, special, vocab_size=len(tok), mask_id=tok.mask_id, mask_prob=1.0, random_prob=0.0,
+                            generator=torch.Generator().manual_seed(0))
+    keep = labels != -100
+    with torch.no_grad():
+        pred = model(x, attention_mask=ids != tok.pad_id, mlm_labels=labels, masked_only=True).mlm_logits.argmax(-1)
+    acc = (pred == labels[keep]).float().mean().item()
+    unigram = (labels[keep] == top).float().mean().item()
+    assert acc > unigram + 0.01, (acc, unigram)

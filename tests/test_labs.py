@@ -471,13 +471,16 @@ def tree(tmp_path_factory):
 def test_student_tree_holds_exactly_what_students_need(tree):
     assert sorted(p.name for p in tree.iterdir()) == sorted([
         ".gitignore", labs.RELEASE_STAMP, "LICENSE", "Makefile", "README.md", "binder", "chapters",
-        "constraints.txt", "course_lib", "datasets", "environment.yml", "lab.mk", "pyproject.toml"])
+        "constraints.txt", "course_lib", "datasets", "environment.yml", "lab.mk", "pyproject.toml", "weights"])
     assert sorted(p.name for p in (tree / "chapters").iterdir()) == [p.name for p in labs.find_chapters()]
     assert not (tree / "course_lib" / "labs.py").exists()  # the alias of the instructor tools
     assert not list(tree.rglob("__pycache__")) and not list(tree.rglob(".git"))
     assert (tree / "README.md").read_text(encoding="utf-8") == (ROOT / "tools" / "student" / "README.md").read_text(
         encoding="utf-8")
     assert (tree / "datasets" / "shakespeare.txt").read_bytes() == (ROOT / "datasets" / "shakespeare.txt").read_bytes()
+    # the shipped pre-trained mini-BERT (chapters 10-12 load it), checksums and all
+    assert (tree / "weights" / "mini_bert" / "SHA256SUMS").read_bytes() == (
+        ROOT / "weights" / "mini_bert" / "SHA256SUMS").read_bytes()
 
 
 @pytest.mark.slow
@@ -524,7 +527,7 @@ def test_student_tree_installs_and_loads_its_data(tree):
     env = dict(os.environ, PYTHONPATH=str(tree))
     env.pop("COURSE_DATA_DIR", None)
     code = ("import course_lib, course_lib.datasets as d; print(course_lib.__file__); print(d.data_dir()); "
-            "print(len(d.load_text('shakespeare')))")
+            "print(len(d.load_text('shakespeare'))); import course_lib.bert as b; b.load_pretrained()")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tree, env=env, timeout=120)
     assert r.returncode == 0, r.stderr
     module, data, n = r.stdout.split()

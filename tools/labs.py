@@ -73,7 +73,7 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 CHAPTER_GLOB = "[0-9][0-9]_*.ipynb"  # the one definition of "a chapter notebook" (book/build.py uses it)
 STUDENT_TEMPLATES = Path(__file__).resolve().parent / "student"  # Makefile, README.md, gitignore of the tree
 # What the student tree takes from the repository unchanged (only files git tracks, when it can tell).
-TREE_PATHS = ("course_lib", "datasets", "pyproject.toml", "constraints.txt", "lab.mk", "environment.yml",
+TREE_PATHS = ("course_lib", "datasets", "weights", "pyproject.toml", "constraints.txt", "lab.mk", "environment.yml",
               "binder", "LICENSE")
 # Never copied: byte code and editor leftovers.
 TREE_SKIPPED = ("__pycache__", "*.pyc", ".ipynb_checkpoints")
