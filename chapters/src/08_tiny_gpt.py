@@ -29,8 +29,9 @@
 #
 # **Prerequisites:** chapters 04-07.
 #
-# **Time:** about an hour to read; the whole notebook runs in about 6 minutes (365 s measured) on two CPU cores (full
-# mode; the main training run is most of it). With `COURSE_FAST=1` smaller models train for a few hundred steps.
+# **Time:** about an hour to read; the whole notebook runs in 6 to 15 minutes on two CPU cores (full mode; the main
+# training run is most of it): 365 s measured on a quiet machine before section 7's views were added, 871 s in the
+# last run, on a machine busy with other full-mode runs. With `COURSE_FAST=1` smaller models train for a few hundred steps.
 
 # %%
 # Set-up. After `make lab` this does nothing. In Colab, or in a kernel that lacks the course, it
@@ -54,6 +55,7 @@ import time
 from pathlib import Path
 
 import matplotlib.pyplot as plt
+import numpy as np
 import torch
 import torch.nn as nn
 
@@ -67,7 +69,7 @@ from course_lib.attention import scaled_dot_product_attention, causal_mask
 from course_lib import pick_device
 from course_lib.gpt import GPT, GPTConfig, GPT2_CONFIGS, count_parameters, to_hf
 from course_lib.training import TrainConfig, train, plot_losses, lr_at, save_checkpoint, load_checkpoint
-from course_lib.widgets import attention_view, plot_attention
+from course_lib.widgets import head_view, model_attention, model_view, neuron_view, plot_attention
 
 set_seed(0)
 plt.rcParams["figure.dpi"] = 80
@@ -657,8 +659,9 @@ if not fast_mode():                                 # timings: a fast-mode run o
 # ## 7. Looking inside: attention of the trained model
 #
 # `model.attention_maps(idx)` returns the attention weights of every layer and head, shape
-# (L, B, H, T, T). The widget shows them token by token: pick a layer and a head (or their mean),
-# hover a character to see where it looks. Outside JupyterLab a static picture is shown.
+# (L, B, H, T, T), for a batch; the views below take the model itself and one text, run it with
+# `need_weights` and draw what it attended to (without a widget front end, a static picture of every head
+# is shown instead).
 
 # %%
 snippet = "ROMEO.\nBut soft, what light"
@@ -668,10 +671,118 @@ check(maps.shape, (config.n_layer, 1, config.n_head, len(snippet), len(snippet))
 check(maps.sum(-1), torch.ones(maps.shape[:-1]), name="every row is a probability distribution", atol=1e-5)
 check(bool((maps.triu(diagonal=1) == 0).all()), True, name="no attention to the future")
 
+# %% [markdown]
+# **Every layer and head at once: the model view.** One thumbnail per (layer, head), rows the layers, columns the
+# heads; click one to open it large, hover a row there to read its numbers. One colour scale is shared by all
+# sixteen maps, so a head that spreads its weight over the past looks pale and a head that reads one character
+# looks dark: on each map's own scale they would look equally dark. Each map is a lower triangle (no attention
+# to the future). Look for heads whose dark cells sit just below the diagonal: they read the **previous**
+# character; dark cells on the diagonal read the character itself; a dark first column reads the first
+# character of the window whatever it is.
+
 # %%
 # NBVAL_IGNORE_OUTPUT
-attention_view(maps[:, 0].cpu(), list(snippet), layer_names=[f"layer {l}" for l in range(config.n_layer)],
-               title="tiny GPT after training")
+model_view(model, list(snippet), ids=ids[0], title="tiny GPT after training: every layer x head, one colour scale")
+
+# %% [markdown]
+# One text is an anecdote; the next cell measures, for every head, where its weight goes on average over 64
+# windows of held-out text: on the previous character (offset −1), on the one before it (−2), on the character
+# itself (offset 0), on the first position of the window, and how concentrated a row is (its largest weight).
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+# (which head does what depends on the training run: fast mode trains a smaller model for less)
+x_heads, _ = random_batches(val_data, config.block_size, 64, generator=torch.Generator().manual_seed(7))
+all_maps = model.attention_maps(x_heads.to(device)).cpu()          # (L, 64, H, T, T)
+on_prev = all_maps.diagonal(offset=-1, dim1=-2, dim2=-1).mean(dim=(1, 3))   # (L, H)
+on_prev2 = all_maps.diagonal(offset=-2, dim1=-2, dim2=-1).mean(dim=(1, 3))  # (L, H)
+on_self = all_maps.diagonal(offset=0, dim1=-2, dim2=-1)[..., 1:].mean(dim=(1, 3))   # (L, H), rows 1.. (row 0 has no choice)
+on_first = all_maps[..., 1:, 0].mean(dim=(1, 3))                     # (L, H)
+row_max = all_maps[..., 1:, :].max(dim=-1).values.mean(dim=(1, 3))   # (L, H)
+print("layer head | previous  two back  itself  first  | largest weight of a row")
+for l in range(config.n_layer):
+    for h in range(config.n_head):
+        print(f"{l:>5} {h:>4} |   {on_prev[l, h]:.2f}      {on_prev2[l, h]:.2f}     {on_self[l, h]:.2f}    "
+              f"{on_first[l, h]:.2f}  |   {row_max[l, h]:.2f}")
+prev_layer, prev_head = divmod(int(on_prev.argmax()), config.n_head)
+print(f"the head that reads the previous character most: layer {prev_layer}, head {prev_head} "
+      f"({on_prev[prev_layer, prev_head]:.0%} of its weight)")
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+if not fast_mode():
+    others = torch.ones(config.n_layer, config.n_head, dtype=torch.bool)
+    others[0, 2:4] = False                                          # all heads but layer 0's heads 2 and 3
+    assert check((prev_layer, prev_head), (0, 3), name="the previous-character head is layer 0, head 3")
+    assert check(bool(0.90 < on_prev[0, 3] < 0.94 and 0.65 < on_prev2[0, 2] < 0.70 and 0.66 < row_max[0, 2] < 0.70),
+                 True, name="92 % on the previous character; layer 0, head 2: 0.68 on two back, largest weight 0.68")
+    assert check(bool(row_max[others].min() > 0.22 and row_max[others].max() < 0.56 and on_first.max() <= 0.035),
+                 True, name="every other head spreads (largest weight 0.24 to 0.54); nobody parks on the first position")
+
+# %% [markdown]
+# Two heads of the first layer are specialists. **Layer 0, head 3 reads the previous character**: 92 % of its
+# weight lands there, and on the shared scale its thumbnail is a dark line just below the diagonal. **Layer 0,
+# head 2 reads the character two back**: 0.68 of its weight (the "two back" column), the dark line one step
+# further from the diagonal. Between them, every position reads its last two characters. The other fourteen heads spread their weight over the past (a row's largest weight
+# averages 0.24 to 0.54): they mix many earlier characters, which is why their thumbnails are pale. And no head
+# parks its weight on the first position of the window (at most 0.03 there).
+
+# %% [markdown]
+# **All heads of a layer overlaid: the head view.** Every head of the chosen layer at once, one colour per head,
+# a line from each character (left) to the characters it reads (right); switch heads off and on with the
+# buttons. Hover a character on the left to keep only what it reads, one on the right to keep only who reads it.
+# In the layer of the previous-character head, that head's lines all slope by one row, while the others fan out
+# over the past.
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+head_view(model, list(snippet), ids=ids[0], title="tiny GPT after training: heads overlaid")
+
+# %% [markdown]
+# **One weight, step by step: the neuron view.** For the previous-character head, pick a query character and a
+# key character: the view shows the query vector $q$ of that position (the head's $C / H$ numbers, red positive, blue
+# negative), the key vector $k$ of every earlier character, their element-wise product, its sum $q \cdot k$, the
+# division by $\sqrt{C / H}$, and the softmax over the row, with the arithmetic of the chosen key written out. The
+# numbers are recomputed from the inputs of the model's own attention module, and the view refuses to draw if
+# they do not give the weights the model returned. We run it on the first 16 characters of the snippet: in a
+# causal model the first 16 rows do not depend on what comes after them, so they are the rows of the whole text.
+# Later keys are masked: their score is set to $-\infty$, so softmax gives them nothing.
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+neuron_view(model, list(snippet[:16]), ids=ids[0, :16], layer=prev_layer, head=prev_head,
+            title="tiny GPT, the previous-character head")
+
+# %% [markdown]
+# What to look for: for every query, the previous character's row has the largest score and most of the weight.
+# The next cell measures by how much, over the first 32 of the held-out windows, with `model_attention` (what
+# the views run: one sequence at a time, the queries $q$, keys $k$ and masks of every layer).
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+# (depends on the training run: fast mode trains a smaller model for less)
+leads, agree = [], []
+for window in x_heads[:32]:
+    run = model_attention(model, ids=window)                        # one sequence: q (L, H, T, d), k, allowed
+    q, k = run.q[prev_layer, prev_head], run.k[prev_layer, prev_head]   # (T, d)
+    scores = np.where(run.allowed[prev_layer], q @ k.T * run.scale, -np.inf)   # (T, T) q.k / sqrt(d), masked
+    t = np.arange(1, len(window))
+    rest = scores[t].copy()
+    rest[np.arange(len(t)), t - 1] = -np.inf
+    leads.append(scores[t, t - 1] - rest.max(axis=-1))              # previous character minus the best other key
+    agree.append((q[t] * k[t - 1] > 0).sum(axis=-1))                # products q_i k_i > 0
+leads, agree = np.concatenate(leads), np.concatenate(agree)
+d_head = q.shape[-1]
+print(f"previous character minus the best other key: median {np.median(leads):.2f} in scaled score "
+      f"(positive for {(leads > 0).mean():.1%} of the positions); products > 0: {agree.mean():.1f} of {d_head}")
+if not fast_mode():
+    assert check(bool(3.6 < np.median(leads) < 3.95 and (leads > 0).mean() > 0.99 and 23 < agree.mean() < 24.2), True,
+                 name="a median lead of 3.8, positive almost everywhere, about 24 of 32 products agree")
+
+# %% [markdown]
+# The previous character leads the best other key by a median of 3.8 in scaled score, so it gets about
+# $e^{3.8} \approx 45$ times the weight of the runner-up, at almost every position; and about 24 of the 32 products
+# $q_i k_i$ are positive: as in chapter 05, the score is a vote of many dimensions.
 
 # %%
 # NBVAL_IGNORE_OUTPUT
@@ -851,7 +962,7 @@ expect(_got0, _ref0, name="hold 0 is the chapter's schedule")
 # | attention inside each block | `course_lib.attention.scaled_dot_product_attention` |
 # | parameter count without allocating | `course_lib.gpt.count_parameters` |
 # | sampling with temperature, top-k, top-p; stop tokens; KV-cache (any causal LM) | `course_lib.generation.generate` (= `GPT.generate`), `sample_next`, `filter_logits`, `KVCache` |
-# | attention maps for the widget | `GPT.attention_maps`, `course_lib.widgets.attention_view` |
+# | attention maps, views straight from the model | `GPT.attention_maps`; `course_lib.widgets.model_view`, `head_view`, `neuron_view` |
 # | to and from transformers | `course_lib.gpt.to_hf`, `from_hf` |
 # | training loop, schedule, curves, checkpoints | `course_lib.training.train`, `lr_at`, `plot_losses`, `save_checkpoint`, `load_checkpoint` |
 #
