@@ -103,7 +103,8 @@ VIEWS = ["attention", *VIEW_SOURCES]       # one output each, in this order
 def write_fixture_notebook(path: Path) -> Path:
     nb = nbformat.v4.new_notebook()
     nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
-    nb.cells = [nbformat.v4.new_code_cell(FIXTURE_SOURCE)]
+    nb.cells = [nbformat.v4.new_markdown_cell("# Attention views\n\nOne of each view (a title: the book lists pages by it)."),
+                nbformat.v4.new_code_cell(FIXTURE_SOURCE)]
     nb.cells += [nbformat.v4.new_code_cell(src) for src in VIEW_SOURCES.values()]
     nbformat.write(nb, path)
     return path
