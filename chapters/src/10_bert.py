@@ -32,11 +32,10 @@
 #
 # **Prerequisites:** chapters 04-08; chapter 09 for the tokenizer.
 #
-# **Time:** about an hour to read. A full-mode run takes about 7 minutes on two CPU cores (400 s
-# measured). **The outputs stored here are from a fast-mode run** (small data, few steps): in the last
-# full-mode run the mini-BERT did not yet beat the bigram guess at filling in masked tokens and its
-# next-sentence accuracy stayed near chance, so the chapter is still being tuned; its full-mode checks
-# say so when you run it.
+# **Time:** about an hour to read. A full-mode run takes about 9 minutes on two CPU cores (526 s measured,
+# while another chapter ran on the same cores). In that time
+# the mini-BERT learns to beat a unigram guess but not a bigram table, and not next-sentence prediction:
+# an honest measure of what BERT's recipe does at laptop scale (section 7).
 
 # %%
 # Set-up. After `make lab` this does nothing. In Colab, or in a kernel that lacks the course, it
@@ -70,7 +69,7 @@ from course_lib.text import random_batches, chinese_tokenize
 from course_lib.bert import (BertConfig, BertForPreTraining, BertTokenizer, BERT_CONFIGS, NSPCorpus,
                              count_parameters, parameter_breakdown, mask_tokens, masking_outcomes, mlm_loss,
                              parse_speeches, split_plays, pair_example, pretraining_loss, attention_maps,
-                             fill_mask, to_hf, pretrained_recipe)
+                             fill_mask, to_hf, pretrained_recipe, load_pretrained)
 from course_lib.gpt import GPT, GPTConfig
 from course_lib.training import TrainConfig, train, plot_losses
 from course_lib.widgets import attention_view, plot_attention
@@ -110,6 +109,7 @@ ids = tok.encode(example)
 print(ids)
 print([tok.token_str(i) for i in ids])
 check(tok.decode(ids), example, name="BPE round trip")
+blank_probe = [example, "My lord, I will [MASK] your majesty.", "Now is the winter of our discontent."]
 print({t: tok.bpe.special_tokens[t] for t in ("[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]")})
 
 # %% [markdown]
@@ -539,8 +539,43 @@ print(f"unigram guess {acc_unigram:.1%},  bigram guess {acc_bigram:.1%}")
 print(f"mini-BERT {acc_bert:.1%}")
 
 # %%
-check(acc_bert > acc_unigram + pick(0.0, -1.0), True, name="mini-BERT beats the unigram guess")
-check(acc_bert > acc_bigram + pick(0.0, -1.0), True, name="mini-BERT beats the bigram guess")
+# full mode: what the text below says; fast mode (30 steps): only that the numbers are accuracies
+assert check(acc_bert > acc_unigram + pick(0.0, -1.0), True, name="mini-BERT beats the unigram guess")
+assert check(acc_bigram + pick(0.0, 1.0) > acc_bert, True, name="after 1,500 steps the bigram guess is still ahead")
+
+# %% [markdown]
+# **Reading the numbers.** A few minutes of training lift the mini-BERT above the unigram guess, not to
+# the bigram table. The table is a strong opponent: it has counted every pair of neighbouring tokens in the
+# training text, while the network must first *learn where its neighbours are*. A masked position holds
+# `[MASK]`, not a token, so everything the model can say about it must arrive through attention, steered
+# by learned position vectors that start as noise. (Chapter 08's GPT had its bigram statistics for free:
+# its input at position $t$ is the very token that predicts position $t + 1$.)
+#
+# Does more training close the gap? `course_lib` ships a mini-BERT made by the same code and recipe with
+# twice the steps and pairs of up to 128 tokens (section 10; `weights/mini_bert/recipe.json` records how
+# long its build took).
+# We load it and measure it on the same held-out masks.
+
+# %%
+shipped, shipped_tok = load_pretrained()                      # checksums verified; float32, eval mode
+check([shipped_tok.encode(t) for t in blank_probe], [tok.encode(t) for t in blank_probe],
+      name="the shipped model's tokenizer = this chapter's (same recipe, same plays)")
+print(shipped.config)
+acc_shipped = mlm_accuracy(shipped)
+print(f"shipped mini-BERT ({pretrained_recipe()['steps']:,} steps of {pretrained_recipe()['batch_size']} pairs "
+      f"of up to {shipped.config.max_len} tokens): MLM accuracy {acc_shipped:.1%}")
+
+# %%
+assert check(acc_shipped > acc_bert + pick(0.0, -1.0), True, name="the longer-trained model fills in more gaps")
+assert check(acc_shipped - acc_bert < pick(0.02, 2.0), True, name="... but by less than two points")
+assert check(acc_bigram > acc_shipped, True, name="the bigram guess is still ahead after 3,000 steps")
+assert check(round(acc_shipped, 2), 0.10, name="the shipped model: 10 % of the hidden tokens")
+
+# %% [markdown]
+# Twice the training bought little: the shipped model is still below a table of counts. That is the
+# honest scale of BERT's recipe. BERT-base was pre-trained for 1,000,000 steps on batches of 256 sequences
+# (Devlin et al., 2019, appendix A.2); our runs are 1,500 and 3,000 steps of 32 pairs on a quarter of a
+# million tokens. What this buys a downstream task, and what it does not, is chapter 11's question.
 
 # %% [markdown]
 # ### NSP accuracy
@@ -560,18 +595,27 @@ acc_nsp = nsp_accuracy(bert)
 print(f"NSP accuracy on {len(held_nsp)} held-out pairs: {acc_nsp:.1%} (chance: 50 %)")
 
 # %%
-check(acc_nsp > pick(0.6, 0.0), True, name="NSP above chance on held-out plays")
+acc_nsp_shipped = nsp_accuracy(shipped)
+print(f"the shipped mini-BERT: {acc_nsp_shipped:.1%}")
+
+# %%
+assert check(abs(acc_nsp - 0.5) < pick(0.05, 1.0) and abs(acc_nsp_shipped - 0.5) < 0.05, True,
+             name="NSP: both models within five points of chance")
 
 # %% [markdown]
-# A random speech usually comes from another scene or play, with other names and topics, so the two
-# classes can often be told apart by topic rather than by coherence: the criticism of NSP in ALBERT
+# Neither model has learned the game. It is not hopeless in principle: a random speech usually comes from
+# another scene or play, with other names and topics, so the two classes can often be told apart by topic
+# rather than by coherence. But the NSP loss is one label per pair, read from one vector, the pooled
+# `[CLS]`, and at this size and budget the model has not found the cue. (The topic shortcut is the criticism of NSP in ALBERT
 # (Lan et al., 2020, "ALBERT: A Lite BERT for Self-supervised Learning of Language Representations"),
-# which replaced it by predicting the order of two consecutive segments.
+# which replaced it by predicting the order of two consecutive segments.)
 #
 # ### Fill in the blank
 #
-# Lines the model never saw: the top five candidates for each `[MASK]` (a space before `[MASK]` belongs
-# to the hidden token, as BPE tokens carry their leading space).
+# Lines the model never saw, filled in by the shipped (longer-trained) mini-BERT: the top five candidates
+# for each `[MASK]` (a space before `[MASK]` belongs to the hidden token, as BPE tokens carry their leading
+# space). Expect frequent, plausible-sounding words rather than the famous answer: a model at 10 % on
+# masked tokens knows which words are common near `lord` and `,`, little more.
 
 # %%
 # NBVAL_IGNORE_OUTPUT
@@ -581,11 +625,11 @@ blanks = ["To be, or not to [MASK], that is the question.",
           "What is the [MASK] of this?",
           "Good [MASK], my lord."]
 for text in blanks:
-    [top5] = fill_mask(bert, tok, text)
+    [top5] = fill_mask(shipped, tok, text)
     print(f"{text:48} " + ", ".join(f"{w!r} {p:.2f}" for w, p in top5))
 
 # %%
-[top5] = fill_mask(bert, tok, "My lord, I will [MASK] your majesty.")
+[top5] = fill_mask(shipped, tok, "My lord, I will [MASK] your majesty.")
 check(len(top5) == 5 and all(0 < p < 1 for _, p in top5), True, name="five candidates with probabilities")
 
 # %% [markdown]
@@ -683,8 +727,8 @@ print(f"MLM accuracy: with - without NSP = {acc_bert - acc_no_nsp:+.1%}")
 # %%
 best_pre = max(max(m for m, _ in downstream[n].values()) for n in ("with NSP", "without NSP"))
 best_untrained = max(m for m, _ in downstream["untrained"].values())
-check(best_pre > best_untrained + pick(0.0, -1.0), True, name="pre-trained features beat untrained ones on the downstream probe")
-check(best_pre > majority + pick(0.0, -1.0), True, name="the probe beats the majority class")
+assert check(best_pre > best_untrained + pick(0.0, -1.0), True, name="pre-trained features beat untrained ones on the downstream probe")
+assert check(best_pre > majority + pick(0.0, -1.0), True, name="the probe beats the majority class")
 
 # %% [markdown]
 # Read the verdict lines above, computed from the numbers: whatever they say holds for this model, this
@@ -752,7 +796,7 @@ def left_to_right(model, prompt, n=12):
 # %%
 # NBVAL_IGNORE_OUTPUT
 for prompt in ("My lord,", "What say you to", "The king"):
-    print(repr(left_to_right(bert, prompt)))
+    print(repr(left_to_right(shipped, prompt)))
 
 # %% [markdown]
 # Compare these continuations with chapter 08's samples. The reason for the difference is measurable:
@@ -787,15 +831,16 @@ def position_accuracy(model, where):
 
 # %%
 # NBVAL_IGNORE_OUTPUT
-acc_middle, acc_end = position_accuracy(bert, "middle"), position_accuracy(bert, "end")
+acc_middle, acc_end = position_accuracy(shipped, "middle"), position_accuracy(shipped, "end")
 print(f"a word in the middle (context on both sides): {acc_middle:.1%};  "
       f"the last word, text cut after it (left context only): {acc_end:.1%}")
 
 # %%
-check(acc_middle > acc_end + pick(0.0, -1.0), True, name="BERT predicts with two-sided context, not left to right")
+assert check(acc_middle > acc_end, True, name="BERT predicts with two-sided context, not left to right")
 
 # %% [markdown]
-# BERT gives a distribution over one gap given
+# The shipped model fills a word in the middle more often than a last word, though both rates are small,
+# like everything this model knows. BERT gives a distribution over one gap given
 # everything else, not a distribution over continuations: generating with it needs other machinery
 # (iterative refinement, Gibbs-style sampling), and it still lacks what a GPT is trained for.
 #
@@ -805,7 +850,7 @@ check(acc_middle > acc_end + pick(0.0, -1.0), True, name="BERT predicts with two
 # this chapter. `python -m course_lib.bert --build` makes one with the code above and writes it to
 # `weights/mini_bert/` (float16, with checksums); `course_lib.bert.load_pretrained()` loads it and verifies
 # the checksums. The build uses the
-# same tokenizer recipe, held-out plays and NSP pairs, but pairs of up to 128 tokens and more steps.
+# same tokenizer recipe, held-out plays and NSP pairs, but pairs of up to 128 tokens and 3,000 steps.
 # Its recipe:
 
 # %%
