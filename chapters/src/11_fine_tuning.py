@@ -30,16 +30,21 @@
 # * **LoRA** from scratch (proven equal to `peft`), merged into the weights for inference;
 # * four ways to use the pre-trained mini-BERT, with spread over three seeds: full fine-tuning,
 #   the same network from random weights, a frozen model with a linear probe, LoRA; and the GPT;
-# * **the learning curve**: accuracy against the number of labels, where pre-training pays and where it does not;
+# * **the learning curve**: accuracy against the number of labels, where pre-training pays and where it does not
+#   (here, measured: nowhere; section 6 shows why);
 # * learning rate and epochs, **catastrophic forgetting** measured, a confusion matrix and the mistakes.
 #
 # **Prerequisites:** chapters 08 (the GPT) and 10 (BERT, masked language modelling).
 #
 # **Time:** about an hour to read. Every model here is pre-trained and fine-tuned inside the
-# notebook, sized to run in under 10 minutes on two CPU cores in full mode; the last cell prints the
-# time it took. With `COURSE_FAST=1` everything is shrunk to seconds and the numbers mean nothing.
-# **The outputs stored here are from such a fast-mode run**: the chapter has not yet been executed in
-# full mode, so no accuracy or learning-curve number shown below is a result yet.
+# notebook; the full-mode run stored here took 6.1 minutes (365 s measured) on two shared CPU cores (the last cell
+# prints it). With `COURSE_FAST=1` everything is shrunk to seconds and the numbers mean nothing.
+#
+# **The answer, measured** (sections 6 to 8): with a mini-BERT pre-trained for 500 steps on the
+# unlabelled reviews, pre-training does **not** pay at any number of labels; the same network from
+# random weights does better, and the character n-gram baseline beats every network by more than 8
+# points. The chapter measures why: the pre-trained model has learned little more than how often each
+# character occurs.
 
 # %%
 # Set-up. After `make lab` this does nothing. In Colab, or in a kernel that lacks the course, it
@@ -103,8 +108,9 @@ for t, y in splits["train"][:4]:
     print("+" if y else "-", t[:60])
 
 # %%
-check([len(r) for r in splits.values()], [13_886, 1_720, 1_757], name="train / val / test sizes")
-check(sum(y for _, y in load_reviews()), 8_332, name="8,332 positive reviews of 17,363")
+assert check([len(r) for r in splits.values()], [13_886, 1_720, 1_757], name="train / val / test sizes")
+assert check(sum(y for _, y in load_reviews()), 8_332, name="8,332 positive reviews of 17,363")
+assert check(round(sum(n > 30 for n in lengths) / len(lengths), 2), 0.70, name="70 % of the training reviews are longer than 30 characters")
 
 # %% [markdown]
 # The plays: `genre_speeches` cuts the shipped plays into speeches (`course_lib.bert.parse_speeches`:
@@ -122,7 +128,7 @@ for s, rows in genre.items():
           + "   plays: " + "; ".join(p.title() for p in finetune.GENRE_SPLITS[s]))
 
 # %%
-check(sum(len(r) for r in genre.values()), len(genre_speeches()), name="every speech is in exactly one split")
+assert check(sum(len(r) for r in genre.values()), len(genre_speeches()), name="every speech is in exactly one split")
 
 # %% [markdown]
 # In fast mode (the test suite), everything below uses a few hundred examples.
@@ -162,11 +168,21 @@ def baseline(train, test, *, analyzer="char", ngram_range=(1, 3), C=4.0):
 base_acc, base_s, (base_vec, base_clf) = baseline(train_rows, test_rows)
 print(f"char 1-3-gram TF-IDF + logistic regression: test accuracy {base_acc:.3f} in {base_s:.1f} s "
       f"({len(base_vec.vocabulary_):,} n-grams)")
+majority_test = 1 - sum(y for _, y in test_rows) / len(test_rows)      # always answering "negative"
+print(f"always answering 'negative': {majority_test:.3f}")
 
 # %%
 # NBVAL_IGNORE_OUTPUT
 if not fast_mode():
-    check(0.85 < base_acc < 0.97, True, name="the baseline is strong: between 85 % and 97 % on the test reviews")
+    assert check(0.855 <= base_acc < 0.87, True, name="the baseline gets 86 % of the test reviews right")
+    assert check(base_s < 30, True, name="in seconds, not minutes")
+    assert check(round(majority_test, 3), 0.517, name="51.7 % of the test reviews are negative")
+
+# %% [markdown]
+# **86.3 %** of the 1,757 test reviews, in 5.5 s on the machine that ran this notebook, with no
+# network, no pre-training and no tuning beyond one guess of the regularisation $C$. About 52 % of
+# the test reviews are negative, so always answering "negative" would score 51.7 %: the baseline
+# is 35 points above that. Every model below is measured against both numbers.
 
 # %% [markdown]
 # ## 3. Labelled text as batches
@@ -209,7 +225,7 @@ print(f"real tokens {sum(lens):,}; padded tokens with random batches {padded_ran
       f"({padded_random / sum(lens):.2f}x), with batches by length {padded_sorted:,} ({padded_sorted / sum(lens):.2f}x)")
 
 # %%
-check(padded_sorted < padded_random, True, name="batching by length pads less than random batches")
+assert check(padded_sorted < padded_random, True, name="batching by length pads less than random batches")
 
 # %% [markdown]
 # ## 4. Two heads
@@ -225,8 +241,8 @@ small = BertClassifier(BertModel(BertConfig(len(tok), MAX_LEN, n_layers=2, n_hea
 hf = finetune.to_hf_classifier(small)
 b = next(test_data.batches(8))
 ours, theirs = small(b.ids, b.attention_mask, labels=b.labels), hf(input_ids=b.ids, attention_mask=b.attention_mask.long(), labels=b.labels)
-check(ours.logits, theirs.logits, name="BertClassifier = BertForSequenceClassification (logits)", atol=1e-5)
-check(ours.loss.item(), theirs.loss.item(), name="BertClassifier = BertForSequenceClassification (loss)", atol=1e-5)
+assert check(ours.logits, theirs.logits, name="BertClassifier = BertForSequenceClassification (logits)", atol=1e-5)
+assert check(ours.loss.item(), theirs.loss.item(), name="BertClassifier = BertForSequenceClassification (loss)", atol=1e-5)
 
 # %% [markdown]
 # A **GPT** has no [CLS]: its attention is causal, so only the state of the **last** token has seen
@@ -254,9 +270,9 @@ print(f"largest change of a logit when batched: last real token {float((batched 
       f"position -1 {float((at_minus_one - alone).abs().max()):.1e}")
 
 # %%
-check(batched, alone, name="the last real token gives every review the same logits, alone or in a batch", atol=1e-5)
+assert check(batched, alone, name="the last real token gives every review the same logits, alone or in a batch", atol=1e-5)
 hf_gpt = finetune.to_hf_gpt_classifier(gpt_small, pad_id=tok.pad_id)
-check(batched, hf_gpt(input_ids=gb.ids, attention_mask=gb.attention_mask.long()).logits,
+assert check(batched, hf_gpt(input_ids=gb.ids, attention_mask=gb.attention_mask.long()).logits,
       name="GPTClassifier = GPT2ForSequenceClassification", atol=1e-5)
 
 # %% [markdown]
@@ -300,11 +316,11 @@ print(f"trainable: ours {trainable_parameters(lora_small):,}, peft {peft_model.g
       f"of {sum(p.numel() for p in small.parameters()):,}")
 
 # %%
-check(lora_small(b.ids, b.attention_mask).logits, peft_model(b.ids, b.attention_mask).logits,
+assert check(lora_small(b.ids, b.attention_mask).logits, peft_model(b.ids, b.attention_mask).logits,
       name="our LoRA = peft's LoRA", atol=1e-5)
-check(trainable_parameters(lora_small), peft_model.get_nb_trainable_parameters()[0], name="same trainable count")
+assert check(trainable_parameters(lora_small), peft_model.get_nb_trainable_parameters()[0], name="same trainable count")
 merged = merge_lora(copy.deepcopy(lora_small))
-check(merged(b.ids, b.attention_mask).logits, lora_small(b.ids, b.attention_mask).logits,
+assert check(merged(b.ids, b.attention_mask).logits, lora_small(b.ids, b.attention_mask).logits,
       name="merged W + (alpha/r) BA = the LoRA forward", atol=1e-5)
 
 # %% [markdown]
@@ -335,6 +351,8 @@ t0 = time.perf_counter()
 lm_losses = finetune.pretrain_causal(gpt_pre, gpt_seqs, tok.pad_id, steps=PRE_STEPS, batch_size=64, lr=1e-3,
                                      warmup=pick(50, 2))
 gpt_pre_s = time.perf_counter() - t0
+chars_read = sum(len(s) - 2 for s in unlabelled)                # without [CLS] and [SEP]
+print(f"unlabelled text: {len(unlabelled):,} reviews, {chars_read:,} characters (the first 30 of each)")
 print(f"mini-BERT: {sum(p.numel() for p in pretrained.bert.parameters()):,} parameters, MLM loss "
       f"{np.mean(mlm_losses[:20]):.2f} -> {np.mean(mlm_losses[-50:]):.2f} in {bert_pre_s:.0f} s")
 print(f"GPT: {gpt_pre.num_parameters():,} parameters, next-character loss {np.mean(lm_losses[:20]):.2f} -> "
@@ -348,8 +366,56 @@ plt.show()
 # %%
 # NBVAL_IGNORE_OUTPUT
 if not fast_mode():
-    check(np.mean(mlm_losses[-50:]) < np.mean(mlm_losses[:20]) - 1.5, True, name="MLM pre-training learned something")
-    check(np.mean(lm_losses[-50:]) < np.mean(lm_losses[:20]) - 2.0, True, name="the GPT's pre-training learned something")
+    assert check(np.mean(mlm_losses[-50:]) < np.mean(mlm_losses[:20]) - 1.5, True, name="the MLM loss fell by more than 1.5")
+    assert check(np.mean(lm_losses[-50:]) < np.mean(lm_losses[:20]) - 2.0, True, name="the GPT's loss fell by more than 2")
+    assert check(chars_read, 368_772, name="the models read 368,772 characters of unlabelled reviews")
+
+# %% [markdown]
+# A falling loss says the model learned *something*. How much? The simplest guess that ignores the
+# context is a table of character frequencies, the **unigram** guess: for every masked position,
+# predict the training reviews' most frequent character (it is "，"), and score the cross-entropy of
+# the character frequencies $-\frac{1}{N}\sum_i \ln p(c_i)$ (add-one smoothed). A model that has
+# learned the language must beat that table by a clear margin. Measured on the same fixed masked
+# validation reviews that section 10 uses:
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+char_counts = torch.bincount(torch.tensor([i for s in unlabelled for i in s if i not in tok.special_ids]),
+                             minlength=len(tok)).float()
+unigram_logp = torch.log((char_counts + 1) / (char_counts.sum() + len(tok)))   # add-one smoothed, (V,)
+top_char = int(char_counts.argmax())
+n_masked, hits, top_hits, nll, unigram_nll = 0, 0, 0, 0.0, 0.0
+eval_batches = finetune.mlm_batches(val_data.seqs, tok, 64, torch.Generator().manual_seed(1234))
+with torch.no_grad():
+    for _ in range(pick(8, 1)):
+        inputs, mask, labels = next(eval_batches)
+        out = pretrained(inputs, None, mask, mlm_labels=labels, masked_only=True)
+        y = labels[labels != -100]                                   # (N,) the hidden characters
+        n_masked += len(y)
+        hits += int((out.mlm_logits.argmax(-1) == y).sum())
+        top_hits += int((y == top_char).sum())
+        nll += float(out.mlm_loss) * len(y)
+        unigram_nll -= float(unigram_logp[y].sum())
+mlm_acc, unigram_acc, mlm_nll, uni_nll = hits / n_masked, top_hits / n_masked, nll / n_masked, unigram_nll / n_masked
+print(f"{n_masked:,} masked validation characters; most frequent training character {tok.itos[top_char]!r}")
+print(f"mini-BERT after {PRE_STEPS} steps: accuracy {mlm_acc:.3f}, loss {mlm_nll:.3f}")
+print(f"unigram guess:              accuracy {unigram_acc:.3f}, loss {uni_nll:.3f}")
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+if not fast_mode():
+    assert check(0.050 <= mlm_acc < 0.060 and 0.045 <= unigram_acc < 0.050, True,
+                 name="masked accuracy: mini-BERT 5.5 %, unigram guess 4.8 %")
+    assert check(6.03 < mlm_nll < 6.13 and 6.13 < uni_nll < 6.23, True, name="MLM loss: mini-BERT 6.08, unigram guess 6.18")
+    assert check(0 < uni_nll - mlm_nll < 0.2, True, name="the mini-BERT beats the frequency table by less than 0.2")
+
+# %% [markdown]
+# This is the number that explains the rest of the chapter. After 500 steps the mini-BERT fills in
+# **5.5 %** of the masked characters against **4.8 %** for always guessing "，", and its loss (6.08)
+# is 0.10 below the frequency table's (6.18): it has learned roughly how often each character
+# occurs and very little about which character fits which context. The GPT's loss fell further
+# (7.89 to 4.70, against $\ln V = 8.01$ for a uniform guess): every position of every review is a
+# training target for it, where MLM learns from 15 % of them.
 
 # %% [markdown]
 # ## 7. Four ways to use the mini-BERT, and the GPT
@@ -427,15 +493,81 @@ print(f"{'baseline':12} test accuracy {base_acc:.3f}  (deterministic)           
 mean = {k: float(np.mean(v)) for k, v in results.items()}
 # NBVAL_IGNORE_OUTPUT
 head = sum(p.numel() for p in models["LoRA", 0].classifier.parameters())
-check(counts["LoRA"], finetune.lora_parameter_count(BertClassifier(BertModel(BERT_CFG), 2), ("q_proj", "v_proj"), 8) + head,
+assert check(counts["LoRA"], finetune.lora_parameter_count(BertClassifier(BertModel(BERT_CFG), 2), ("q_proj", "v_proj"), 8) + head,
       name="LoRA trains r (in + out) per wrapped matrix, plus the head")
 if not fast_mode():
-    check(mean["pre-trained"] > mean["probe"], True, name="fine-tuning beats the frozen probe")
-    check(min(mean.values()) > 0.55, True, name="every model is above chance (52 % of the test reviews are negative)")
+    assert check(mean["pre-trained"] > mean["probe"] + 0.15, True, name="fine-tuning beats the frozen probe by more than 15 points")
+    assert check(mean["scratch"] - mean["pre-trained"] > 2 * max(np.std(results["scratch"]), np.std(results["pre-trained"])),
+                 True, name="from scratch beats pre-trained by more than twice the spread")
+    assert check([round(mean[k], 2) for k in ("probe", "LoRA")], [0.52, 0.52],
+                 name="the probe and LoRA score what answering 'negative' scores")
+    assert check(abs(mean["GPT"] - mean["scratch"]) < 0.015 and mean["GPT"] > mean["pre-trained"] + 0.02, True,
+                 name="the GPT is level with scratch (within 1.5 points) and above the pre-trained mini-BERT")
+    assert check(max(mean.values()) < base_acc - 0.08, True, name="every model is more than 8 points below the baseline")
 
 # %% [markdown]
 # Read the table with its spread: a difference smaller than about two standard deviations is not a
-# difference. The cell below prints, from these numbers, how the models compare with the baseline.
+# difference. What it says (the checks above hold it in full mode):
+#
+# * **From scratch beats pre-trained**: 77.5 % ± 0.6 against 72.8 % ± 1.3. The MLM pre-training of
+#   section 6 did not help one epoch of fine-tuning; it hurt.
+# * **The frozen probe (51.8 %) and LoRA (52.1 %) learn nothing**: both score what answering
+#   "negative" scores (51.7 %). Both read the review through the pooler, which no pre-training task
+#   trained (we have no next-sentence task), on a [CLS] state that MLM never had a reason to fill
+#   with a summary; the probe cannot change either, LoRA changes them only through the query and
+#   value projections, and in 217 updates it did not.
+# * **The GPT, pre-trained on next characters, scores 76.6 % ± 0.4**, level with the mini-BERT from
+#   scratch and above the pre-trained one: its pre-training learned more (section 6), and it still
+#   did not beat a network that never pre-trained.
+# * **Every network is more than 8 points below the baseline's 86.3 %.**
+#
+# Is there anything in the pre-trained features at all? A fairer probe than the untrained pooler:
+# average the final hidden states over the real tokens of each review, freeze them, and fit the same
+# logistic regression as the baseline on those 64 numbers per review; do the same with a network of
+# random weights as the control.
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+from sklearn.linear_model import LogisticRegression as _LR   # the baseline's classifier, on frozen features
+
+
+@torch.no_grad()
+def mean_features(bert, data):
+    """(N, C): the mean of the final hidden states over each review's real tokens."""
+    out = torch.empty(len(data), bert.config.d_model)
+    bert.eval()
+    for b in data.batches(256):
+        hidden, _ = bert(b.ids, None, b.attention_mask)                    # (B, T, C)
+        m = b.attention_mask.unsqueeze(-1).float()                          # (B, T, 1)
+        out[b.index] = (hidden * m).sum(1) / m.sum(1)
+    return out.numpy()
+
+
+set_seed(0)
+frozen = {"pre-trained": pretrained.bert, "random weights": BertModel(BERT_CFG)}
+frozen_acc = {}
+for name, bert in frozen.items():
+    clf = _LR(C=1.0, max_iter=3000).fit(mean_features(bert, train_data), train_data.labels)
+    frozen_acc[name] = clf.score(mean_features(bert, test_data), test_data.labels)
+    print(f"mean-pooled frozen features of the {name:15} + logistic regression: test accuracy {frozen_acc[name]:.3f}")
+
+# %%
+# NBVAL_IGNORE_OUTPUT
+if not fast_mode():
+    assert check(abs(frozen_acc["pre-trained"] - 0.616) < 0.005 and abs(frozen_acc["random weights"] - 0.630) < 0.005,
+                 True, name="frozen features: pre-trained 61.6 %, random weights 63.0 %")
+    assert check(frozen_acc["pre-trained"] < frozen_acc["random weights"] + 0.01, True,
+                 name="the pre-trained features are no better than random ones")
+
+# %% [markdown]
+# Mean pooling gets the frozen pre-trained network off the majority class, to 61.5 %, so the
+# untrained pooler was part of the probe's failure. But the same probe on a network with **random
+# weights** scores 63.1 %: a random 2-layer Transformer already mixes the character embeddings into
+# features a linear model can use (a random projection of a bag of characters), and 500 steps of MLM
+# added nothing measurable on top. That is the direct answer to "why did pre-training not help": at
+# this scale and length, it did not put sentiment-relevant information into the features.
+#
+# The cell below prints how each model compares with the baseline.
 
 # %%
 # NBVAL_IGNORE_OUTPUT
@@ -454,6 +586,7 @@ for kind in KINDS:
 # NBVAL_IGNORE_OUTPUT
 SIZES = pick([50, 200, 1000, len(train_data)], [20, 50, len(train_data)])
 curve = {k: {n: [] for n in SIZES} for k in ("pre-trained", "scratch", "baseline")}
+updates = {SIZES[-1]: math.ceil(len(train_data) / 64)}        # one epoch of batch 64 (section 7)
 for n in SIZES:
     for seed in SEEDS:
         if n == len(train_data):                    # every label: the runs of section 7, the one baseline
@@ -464,12 +597,14 @@ for n in SIZES:
         rows = torch.randperm(len(train_data), generator=torch.Generator().manual_seed(100 + seed))[:n].tolist()
         part = train_data.subset(rows)
         for kind in ("pre-trained", "scratch"):
-            model, _ = run(kind, part, seed, epochs=3, min_steps=pick(40, 4))
+            model, history = run(kind, part, seed, epochs=3, min_steps=pick(40, 4))
             curve[kind][n].append(score(kind, model))
+            updates[n] = history.steps
         curve["baseline"][n].append(baseline([train_rows[i] for i in rows], test_rows)[0])
-print("labels   " + "".join(f"{k:>22}" for k in curve))
+print("labels   " + "".join(f"{k:>22}" for k in curve) + "   updates per network")
 for n in SIZES:
-    print(f"{n:6,}   " + "".join(f"{np.mean(curve[k][n]):>15.3f} ± {np.std(curve[k][n]):.3f}" for k in curve))
+    print(f"{n:6,}   " + "".join(f"{np.mean(curve[k][n]):>15.3f} ± {np.std(curve[k][n]):.3f}" for k in curve)
+          + f"   {updates[n]:>6}")
 
 # %%
 # NBVAL_IGNORE_OUTPUT
@@ -493,29 +628,47 @@ for n in SIZES:
 # %%
 # NBVAL_IGNORE_OUTPUT
 if not fast_mode():
-    check(gain[SIZES[0]] > spread[SIZES[0]], True, name="with 50 labels pre-training pays more than the spread of the draws")
-    check(gain[SIZES[0]] > gain[SIZES[-1]], True, name="its gain is larger with 50 labels than with all of them")
+    nets = ("pre-trained", "scratch")
+    assert check([updates[n] for n in SIZES], [40, 40, 48, 217], name="updates per network: 40, 40, 48, 217")
+    assert check(max(gain.values()) < 0.01, True, name="pre-training adds less than one point at every number of labels")
+    assert check(all(np.mean(curve["baseline"][n]) > max(np.mean(curve[k][n]) for k in nets) for n in SIZES), True,
+                 name="the baseline beats both networks at every number of labels")
+    assert check([round(float(np.mean(curve[k][n])), 2) for k in nets for n in (200, 1000)], [0.52] * 4,
+                 name="with 200 and 1,000 labels both networks score what answering 'negative' scores (51.7 %)")
+    assert check(max(np.mean(curve[k][50]) for k in nets) < 0.55, True, name="with 50 labels both are below 55 %")
+    assert check(gain[SIZES[-1]] < -2 * spread[SIZES[-1]], True,
+                 name="with every label, from scratch beats pre-trained by more than twice the spread")
 
 # %% [markdown]
 # What the numbers say (the cells above print them; the checks hold them in full mode):
 #
-# * **Where pre-training pays**: with few labels (the first check above). From 50 reviews a network
-#   with random weights must discover, from those 50 alone, which characters matter and how they
-#   combine; the pre-trained one has already learned from unlabelled text which characters go
-#   together, and fine-tuning only has to find a direction in that space.
-# * **Where it pays less**: with every label (the second check), the network from scratch has enough
-#   examples to learn the same things. Compare each row with the baseline column too: TF-IDF +
-#   logistic regression is a strong model for sentiment, which is often decided by a handful of words
-#   (好, 不错, 差, 失望), exactly what character n-grams count, and it reads whole reviews where our
-#   networks read 30 characters. A BERT of a few
-#   hundred thousand parameters pre-trained for a minute on 0.7 million characters is no Google BERT pre-trained for days on 3.3 billion words; the **shape** of the
-#   curve, not its height, is what this experiment shows.
+# * **Pre-training pays nowhere on this curve.** With 50 labels the pre-trained model scores
+#   50.8 % ± 1.9 and the one from scratch 53.2 % ± 1.7: both are guessing. With 200 and 1,000 labels
+#   both score 51.7 %, exactly what answering "negative" to every review scores: in the 40 to 48
+#   updates those sets give them, neither network leaves the majority class. Only with every label
+#   (217 updates) do they learn something, and then the network **from scratch** is better: 77.5 % ±
+#   0.6 against 72.8 % ± 1.3. The chapter's pre-training made the classifier *worse*, not better.
+# * **The baseline wins everywhere**: 56.5 % ± 2.7 from 50 reviews, 73.4 % from 200 (a level neither
+#   network reaches with fewer than 13,886), 80.6 % from 1,000, 86.3 % from all of them. It counts the
+#   words that decide a review (好, 不错, 差, 失望), reads whole reviews where the networks read 30
+#   characters, and is fitted exactly (a convex problem) where the networks take a few hundred noisy
+#   steps.
+# * **Why the pre-training did not help**, measured in section 6: after 500 steps the mini-BERT fills
+#   in masked characters little better than a table of character frequencies (its MLM loss against
+#   the unigram guess, printed there), so there is little in its weights that a classifier could
+#   use, and its weights are now tuned to a task that is not sentiment. The story "pre-training
+#   makes a classifier need far fewer labels" is true of models that pre-trained long enough to
+#   learn the language, Google's BERT read 3.3 billion words for days; our mini-BERT read 0.37
+#   million characters for well under a minute. What this curve measures is that a few minutes of
+#   CPU pre-training are not that, and that the honest first step is the baseline.
 #
 # ## 9. Learning rate and epochs
 #
-# Fine-tuning is sensitive to the learning rate: too small and the head barely moves in one epoch,
-# too large and the first steps wreck what pre-training built. A sweep on 1,000 labels, scored on the
-# validation reviews (never the test), three epochs each, and validation accuracy after every epoch:
+# Fine-tuning is sensitive to the learning rate: too small and the model barely moves in a few
+# epochs, too large and the first steps wreck what pre-training built. A sweep of the pre-trained
+# model on 1,000 labels (batch 32, so 32 updates per epoch), scored on the validation reviews (never
+# the test), three epochs each, with the validation accuracy after every epoch. 53.7 % of the
+# validation reviews are negative: a model that answers one class everywhere scores 53.7 % or 46.3 %.
 
 # %%
 # NBVAL_IGNORE_OUTPUT
@@ -531,9 +684,28 @@ for lr in (1e-4, 5e-4, 3e-3, 2e-2):
 # %%
 # NBVAL_IGNORE_OUTPUT
 best_lr = max(sweep, key=lambda lr: max(sweep[lr]))
+val_negative = 1 - sum(val_data.labels) / len(val_data)
+print(f"negative validation reviews {val_negative:.3f}; best learning rate {best_lr:.0e}, best accuracy {max(sweep[best_lr]):.3f}")
 if not fast_mode():
-    check(max(sweep[2e-2]) < max(sweep[best_lr]), True, name="a learning rate of 2e-2 is worse than the best")
-    check(best_lr in (5e-4, 3e-3), True, name="the best learning rate of the sweep is one of the middle two")
+    assert check(round(val_negative, 3), 0.537, name="53.7 % of the validation reviews are negative")
+    assert check(best_lr, 3e-3, name="the best learning rate of the sweep is 3e-3")
+    assert check(0.60 < max(sweep[best_lr]) < 0.63, True, name="and it reaches about 62 % after three epochs")
+    assert check(sweep[1e-4] == sorted(sweep[1e-4]) and max(sweep[1e-4]) < 0.56, True,
+                 name="1e-4 climbs every epoch and stays below 56 %")
+    assert check([round(a, 3) for a in sweep[2e-2][1:]], [round(1 - val_negative, 3)] * 2,
+                 name="2e-2 collapses to answering 'positive' everywhere after its first epoch")
+
+# %% [markdown]
+# Read the rows epoch by epoch. At $10^{-4}$ the model is still climbing after three epochs
+# (46.6 %, 54.5 %, 54.9 %): too slow for this budget. $5 \cdot 10^{-4}$, the rate section 7 used,
+# reaches 58.8 %. $3 \cdot 10^{-3}$ answers "positive" everywhere for two epochs (46.3 %) and then,
+# in the third, breaks out to 61.6 %, the best of the sweep. At $2 \cdot 10^{-2}$ training is
+# destroyed: after one epoch the model answers "positive" to every review and never recovers.
+# Two lessons: the rate and the number of epochs must be chosen together (a rate that looks
+# useless after two epochs can be the best after three), and with 1,000 labels and about a hundred
+# updates, none of them comes near the baseline's 80.6 % from the same number of labels. (Section 7
+# ran with $5 \cdot 10^{-4}$, fixed before this sweep; we did not re-run it at the rate the sweep
+# prefers, which is measured here on a different budget.)
 
 # %% [markdown]
 # ## 10. Catastrophic forgetting
@@ -556,10 +728,19 @@ for k, v in forgetting.items():
 # %%
 # NBVAL_IGNORE_OUTPUT
 f = list(forgetting.values())
-check(f[2], f[0], name="the frozen probe forgets nothing", atol=1e-5)
+assert check(f[2], f[0], name="the frozen probe forgets nothing", atol=1e-5)
 if not fast_mode():
-    check(f[1] > f[0], True, name="full fine-tuning forgets: its MLM loss rises")
-    check(f[3] < f[1], True, name="LoRA forgets less than full fine-tuning")
+    assert check(f[1] - f[0] > 0.2, True, name="full fine-tuning forgets: its MLM loss rises by more than 0.2")
+    assert check(f[1] > uni_nll, True, name="after full fine-tuning it is worse than the unigram guess")
+    assert check(abs(f[3] - f[0]) < 0.01, True, name="LoRA leaves the MLM loss where it was (within 0.01)")
+
+# %% [markdown]
+# Full fine-tuning raised the MLM loss from 6.08 to 6.38: the backbone now fills in masked
+# characters *worse* than the frequency table of section 6 (6.18), so what little it had learned
+# about characters was overwritten. The probe cannot forget (nothing in the backbone moved), and
+# LoRA's merged model sits at 6.07, the loss before fine-tuning. Read that last number with section
+# 7: LoRA forgot nothing here mostly because it learned nothing (it stayed at the majority class), so
+# this run does not show that LoRA keeps the pre-training *while* learning the task.
 
 # %% [markdown]
 # ## 11. What the classifier gets wrong
@@ -572,6 +753,7 @@ if not fast_mode():
 best = models["pre-trained", 0]
 pred, logits = predict(best, test_data)
 cm = confusion_matrix(test_data.labels, pred, 2)
+print(f"accuracy of this model {accuracy(pred, test_data.labels):.3f}")
 print("            predicted -   predicted +")
 print(f"true -      {int(cm[0, 0]):11,}   {int(cm[0, 1]):11,}")
 print(f"true +      {int(cm[1, 0]):11,}   {int(cm[1, 1]):11,}")
@@ -581,13 +763,20 @@ for p, (t, y) in sorted(wrong, key=lambda w: -abs(w[0] - 0.5))[:6]:
     print(f"{'+' if y else '-'} (p(+) = {p:.2f}) {t[:70]}")
 
 # %%
-check(int(cm.sum()), len(test_data), name="the confusion matrix counts every test review once")
+assert check(int(cm.sum()), len(test_data), name="the confusion matrix counts every test review once")
+errors, top_p = [int(cm[0, 1]), int(cm[1, 0])], round(max(p for p, _ in wrong), 2)
+# full mode asserts the numbers the text gives; fast mode (other data) compares them with themselves, printing the same
+assert check(errors, pick([191, 255], errors), name="191 false positives, 255 false negatives")
+assert check(top_p, pick(0.86, top_p), name="its most confident mistakes sit at p(+) = 0.86")
 
 # %% [markdown]
-# The confident mistakes are worth reading, and asking of each whether you would have got it right:
-# look for mixed reviews ("the hotel is fine, but...") whose words lean one way and whose label
-# the other, for verdicts that come after the 30 characters the model reads, and for labels you
-# disagree with (the labels came with the files; nobody here checked them).
+# The model (72.8 % on average over seeds; 74.6 % for this seed, the diagonal above) errs both
+# ways: 191 negative reviews called positive, 255 positive ones called negative. Its most confident
+# mistakes are all negative reviews it scores positive, all at p(+) = 0.86. Read them: several are plainly negative to a reader and contain a positive
+# character that the model keys on without its negation: 真的不好 ("really not good") has 好
+# ("good"), 位置也不好 ("the location is not good either") too; others are mixed (the book 还不错,
+# "not bad", and then 特别特别没意思, "really, really boring", after the 30 characters the model
+# reads). A bag of character n-grams sees 不好 as one bigram; our network, after 217 updates, does not.
 #
 # ## 12. The same story in English: the genre of a speech
 #
@@ -628,14 +817,22 @@ print(g_cm)
 # %%
 # NBVAL_IGNORE_OUTPUT
 if not fast_mode():
-    check(np.mean(g_res["pre-trained"]) > majority, True, name="the genre model beats always guessing the largest genre")
+    assert check([round(float(np.mean(g_res[k])), 3) for k in g_res] + [round(majority, 3)], [0.466] * 3,
+                 name="both networks score exactly what always answering 'tragedy' scores (46.6 %)")
+    assert check(g_cm[:, 2].sum() == g_cm.sum(), True, name="the pre-trained genre model answers 'tragedy' for every speech")
+    assert check(g_base < majority - 0.02, True, name="the word n-gram baseline is more than 2 points below the majority class")
 
 # %% [markdown]
-# Genre is harder than sentiment: a single speech of a comedy can be as grave as a
-# tragedy's, the test plays have characters and subjects the training plays never mention, and the
-# one history play that trains (*1 Henry IV*) shares its characters (Falstaff, Hal) with the one that
-# tests, a cue no model can be blamed for using. Read the confusion matrix before the accuracy: the
-# test set is dominated by *Hamlet* and *As You Like It*.
+# **Nothing learns the genre.** Both networks, pre-trained or not, answer "tragedy" for every test
+# speech (the confusion matrix has one full column) and score 46.6 %, the share of tragedy in the
+# test plays; tragedy is also 53 % of the training speeches (1,366 of 2,555), which is all a
+# network learns in two epochs of 40 batches. The word 1-2-gram baseline does worse than that
+# (42.6 %): it learns the words of four training plays, their characters and subjects, which do not
+# carry over to three other plays. A single speech says little about the genre of its play (a
+# comedy's lover and a tragedy's can use the same words), four plays are too few to learn what
+# does, and the MLM pre-training (loss 8.18 to 5.77 on the training plays) changes nothing. The
+# honest result of this section is a negative one: with whole plays held out, this task is not
+# learnable from this data by any of the three methods.
 #
 # ## Exercises
 #
@@ -757,11 +954,20 @@ expect(_got2, _ref2, name="d 16, 3 layers, r 2, all four projections, 3 classes"
 #   whose state depends on the batch). Both are proven equal to `transformers`' heads.
 # * **LoRA** trains $r(\text{in} + \text{out})$ numbers per matrix, starts exactly at the pre-trained
 #   model ($B = 0$), merges into $W$ for free inference, equals `peft`, and forgets less.
-# * **Pre-training pays where labels are few**, measured: the learning curve above. With every label,
-#   the gap narrows, and a character n-gram logistic regression remains a bar that a small network
-#   pre-trained for minutes has to fight for. Always run the baseline first.
-# * Fine-tuning is sensitive to the learning rate, and full fine-tuning **forgets** the pre-training
-#   objective (its MLM loss rises), which a frozen probe cannot and LoRA does less.
+# * **Measured here, pre-training did not pay**, at any number of labels. A mini-BERT pre-trained
+#   by MLM for 500 steps fills in masked characters barely better than a character-frequency table
+#   (5.5 % against 4.8 %), its frozen features are no better than those of random weights (61.5 %
+#   against 63.1 %), and fine-tuned on every label it scores 72.8 % ± 1.3 against 77.5 % ± 0.6 from
+#   scratch. Pre-training pays when it has learned the language first; minutes on a CPU do not get
+#   there, and a learner should measure that (the unigram comparison) before trusting it.
+# * **The baseline wins**: character n-gram TF-IDF + logistic regression scores 86.3 % in seconds,
+#   80.6 % from only 1,000 labels, where both networks stay at the majority class. Always run it first.
+# * Fine-tuning is sensitive to the learning rate *and* the number of epochs together (3e-3 was
+#   useless for two epochs, then the best), and full fine-tuning **forgets** the pre-training
+#   objective (its MLM loss rose from 6.08 to 6.38, past the frequency table), which a frozen probe
+#   cannot; LoRA did not forget here, but it also did not learn.
+# * Shakespeare's genre from one speech, with whole plays held out, is learned by nothing here: every
+#   network answers "tragedy", and the n-gram baseline falls below that.
 #
 # The pieces live in `course_lib.finetune`: `Tokenizer`, `LabelledText`, `pad_batch`, `length_batches`,
 # `BertClassifier`, `GPTClassifier`, `gather_last`, `LoRALinear`, `add_lora`, `merge_lora`,
