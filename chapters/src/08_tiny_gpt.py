@@ -29,9 +29,9 @@
 #
 # **Prerequisites:** chapters 04-07.
 #
-# **Time:** about an hour to read; the whole notebook runs in 6 to 15 minutes on two CPU cores (full mode; the main
-# training run is most of it): 365 s measured on a quiet machine before section 7's views were added, 871 s in the
-# last run, on a machine busy with other full-mode runs. With `COURSE_FAST=1` smaller models train for a few hundred steps.
+# **Time:** about an hour to read; the whole notebook runs in about 6 minutes on two CPU cores (full mode; the main
+# training run is most of it): 368 s measured for the outputs stored here, on a quiet machine (871 s on a machine busy
+# with other full-mode runs). With `COURSE_FAST=1` smaller models train for a few hundred steps.
 
 # %%
 # Set-up. After `make lab` this does nothing. In Colab, or in a kernel that lacks the course, it
