@@ -574,8 +574,8 @@ assert check(round(acc_shipped, 2), 0.10, name="the shipped model: 10 % of the h
 # %% [markdown]
 # Twice the training bought little: the shipped model is still below a table of counts. That is the
 # honest scale of BERT's recipe. BERT-base was pre-trained for 1,000,000 steps on batches of 256 sequences
-# (Devlin et al., 2019, appendix A.2); our runs are 1,500 and 3,000 steps of 32 pairs on a quarter of a
-# million tokens. What this buys a downstream task, and what it does not, is chapter 11's question.
+# (Devlin et al., 2019, appendix A.2); our runs are 1,500 and 3,000 steps of 32 pairs on about 210,000
+# training tokens (printed in section 2). What this buys a downstream task, and what it does not, is chapter 11's question.
 
 # %% [markdown]
 # ### NSP accuracy
