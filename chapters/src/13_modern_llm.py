@@ -671,8 +671,8 @@ if not course_lib.fast_mode():
 # **Reading the ladder.** A rung "helps" or "hurts" only when the seeds of the two rungs do not overlap at
 # all; otherwise the change is within what another seed would do. In this run, **RoPE** makes the largest
 # step, more than half of the whole gain of the Llama block over the GPT-2 block (the share is printed
-# above), and **RMSNorm** is within the spread; read the verdicts of SwiGLU and GQA in the table. What
-# each piece can change here:
+# above; it can pass 100 % when a later rung gives some of the gain back), and **RMSNorm** is within the
+# spread; read the verdicts of SwiGLU and GQA in the table. What each piece can change here:
 #
 # * **RMSNorm** computes the same kind of normalisation with one statistic less; at this width the
 #   normalisation is a small part of a step, so it can only matter through the loss it reaches, not the speed.
